@@ -1,0 +1,171 @@
+"""Upstream transformer blocks, re-expressed as two residual branches with insertion points.
+
+mmpetl never copies an upstream backbone. To insert a method's modules *inside* a block (after a residual add, beside a
+branch), it re-expresses the block's forward with the block's own submodules, once per upstream block family, in a
+:class:`BlockSpec`. The PETL version of a block runs::
+
+    x = block_input(x)                              # point 'block_input'
+    h = attn_branch(x)                              # the upstream attention branch, without its residual
+    h = attn_branch_points(h, x)                    # point 'attn_branch'  (Adapter, LoRand, E3VA taps, ...)
+    x = x + h
+    x = attn_residual_points(x)                     # point 'attn_residual' (Mona)
+    h = mlp_branch(x); h = mlp_branch_points(h, x)  # point 'mlp_branch'   (AdaptFormer, Adapter, ...)
+    x = x + h
+    x = mlp_residual_points(x)                      # point 'mlp_residual'  (Mona)
+
+Modules registered at a point are called in registration order with these signatures:
+
+- ``block_input``, ``attn_residual``, ``mlp_residual``: ``module(x, hw_shape) -> x``
+- ``attn_branch``, ``mlp_branch``: ``module(branch_out, branch_in, hw_shape) -> branch_out``
+
+where ``x`` is the (B, N, C) token stream and ``hw_shape`` its (H, W) grid. A block with no module at any point computes
+exactly what the upstream block computes.
+"""
+from typing import Dict, List, Optional, Tuple
+
+import torch.utils.checkpoint as cp
+from torch import Tensor, nn
+
+POINTS = ('block_input', 'attn_branch', 'attn_residual', 'mlp_branch', 'mlp_residual')
+RESIDUAL_POINTS = ('block_input', 'attn_residual', 'mlp_residual')
+BRANCH_POINTS = ('attn_branch', 'mlp_branch')
+
+
+class BlockSpec:
+    """How one family of upstream blocks splits into an attention branch and an MLP branch.
+
+    Subclasses name the upstream classes they describe (``'package.module.Class'`` strings, so that no downstream
+    library is imported to find them) and implement the two branches with the block's own submodules.
+    """
+    block_classes: Tuple[str, ...] = ()
+
+    def channels(self, block: nn.Module) -> int:
+        """Width C of the token stream."""
+        raise NotImplementedError
+
+    def hw_shape(self, args: tuple, kwargs: dict) -> Optional[Tuple[int, int]]:
+        """The token grid (H, W), read from the upstream forward's arguments after ``x``."""
+        raise NotImplementedError
+
+    def attn_branch(self, block: nn.Module, x: Tensor, hw_shape) -> Tensor:
+        raise NotImplementedError
+
+    def mlp_branch(self, block: nn.Module, x: Tensor, hw_shape) -> Tensor:
+        raise NotImplementedError
+
+
+class SwinBlockSpec(BlockSpec):
+    """The Swin block of mmdet, mmseg and mmpretrain (all three: ``norm1 -> attn(x, hw_shape)``, ``norm2 -> ffn``).
+
+    ``attn`` (ShiftWindowMSA) applies its drop-path itself; mmcv's ``FFN`` adds its ``identity`` argument after its
+    drop-path, so ``identity=0`` yields the MLP branch alone.
+    """
+    block_classes = (
+        'mmdet.models.backbones.swin.SwinBlock',
+        'mmseg.models.backbones.swin.SwinBlock',
+        'mmpretrain.models.backbones.swin_transformer.SwinBlock',
+    )
+
+    def channels(self, block):
+        return block.norm1.normalized_shape[0]
+
+    def hw_shape(self, args, kwargs):
+        return kwargs['hw_shape'] if 'hw_shape' in kwargs else args[0]
+
+    def attn_branch(self, block, x, hw_shape):
+        return block.attn(block.norm1(x), hw_shape)
+
+    def mlp_branch(self, block, x, hw_shape):
+        return block.ffn(block.norm2(x), identity=0)
+
+
+BLOCK_SPECS: List[BlockSpec] = [SwinBlockSpec()]
+
+
+def class_path(obj_or_cls) -> str:
+    cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
+    return f'{cls.__module__}.{cls.__qualname__}'
+
+
+def spec_for(module: nn.Module) -> Optional[BlockSpec]:
+    """The spec describing ``module``'s upstream class, or None (PETL blocks are looked up by their upstream class)."""
+    cls = type(module)
+    if isinstance(module, PETLBlockMixin):
+        cls = cls.__mro__[2]
+    path = class_path(cls)
+    for spec in BLOCK_SPECS:
+        if path in spec.block_classes:
+            return spec
+    return None
+
+
+def supported_blocks() -> List[str]:
+    return [path for spec in BLOCK_SPECS for path in spec.block_classes]
+
+
+class PETLBlockMixin:
+    """Forward of an upstream block with insertion points; mixed in front of the block's own class.
+
+    Attributes set by :func:`make_petl_block`: ``petl_spec`` (the :class:`BlockSpec`) and ``petl_points`` (point name ->
+    names of the block's child modules registered there).
+    """
+    petl_spec: BlockSpec
+    petl_points: Dict[str, List[str]]
+
+    def forward(self, x: Tensor, *args, **kwargs) -> Tensor:
+        hw_shape = self.petl_spec.hw_shape(args, kwargs)
+
+        def inner_forward(x):
+            x = self._run_residual_point('block_input', x, hw_shape)
+            h = self.petl_spec.attn_branch(self, x, hw_shape)
+            x = x + self._run_branch_point('attn_branch', h, x, hw_shape)
+            x = self._run_residual_point('attn_residual', x, hw_shape)
+            h = self.petl_spec.mlp_branch(self, x, hw_shape)
+            x = x + self._run_branch_point('mlp_branch', h, x, hw_shape)
+            return self._run_residual_point('mlp_residual', x, hw_shape)
+
+        # Honour the upstream block's activation checkpointing switch.
+        if getattr(self, 'with_cp', False) and x.requires_grad:
+            return cp.checkpoint(inner_forward, x, use_reentrant=False)
+        return inner_forward(x)
+
+    def _run_residual_point(self, point, x, hw_shape):
+        for name in self.petl_points[point]:
+            x = getattr(self, name)(x, hw_shape)
+        return x
+
+    def _run_branch_point(self, point, h, x, hw_shape):
+        for name in self.petl_points[point]:
+            h = getattr(self, name)(h, x, hw_shape)
+        return h
+
+
+_PETL_CLASSES: Dict[Tuple[type, type], type] = {}
+
+
+def petl_subclass(mixin: type, cls: type) -> type:
+    """``PETL<cls>``: a subclass of ``cls`` with ``mixin`` in front (cached; like torch's parametrize)."""
+    key = (mixin, cls)
+    if key not in _PETL_CLASSES:
+        _PETL_CLASSES[key] = type(f'PETL{cls.__name__}', (mixin, cls), {'__module__': cls.__module__})
+    return _PETL_CLASSES[key]
+
+
+def make_petl_block(block: nn.Module, spec: BlockSpec) -> nn.Module:
+    """Turn ``block`` in place into its PETL version (same parameters, same names, same output until modules are added).
+    """
+    if not isinstance(block, PETLBlockMixin):
+        block.__class__ = petl_subclass(PETLBlockMixin, type(block))
+        block.petl_spec = spec
+        block.petl_points = {point: [] for point in POINTS}
+    return block
+
+
+def add_to_point(block: nn.Module, point: str, name: str, module: nn.Module) -> None:
+    """Register ``module`` as child ``name`` of a PETL block and call it at ``point``."""
+    if point not in POINTS:
+        raise ValueError(f'Unknown insertion point {point!r}; valid points: {", ".join(POINTS)}')
+    if hasattr(block, name):
+        raise ValueError(f'{type(block).__name__} already has an attribute {name!r}')
+    block.add_module(name, module)
+    block.petl_points[point].append(name)

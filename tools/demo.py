@@ -1,0 +1,67 @@
+"""The demo: train Mona on a small Swin (Cascade Mask R-CNN) on toy COCO data on the CPU, then evaluate it.
+
+Generates the toy dataset if it is missing, trains with mmengine's Runner for the config's iterations, prints the
+trainable/total parameter summary and the final COCO bbox/segm mAP (mmdet's CocoMetric). About 5 minutes on 2 cores.
+
+Example:
+    python tools/demo.py                      # what `make demo` runs
+    python tools/demo.py --max-iters 10       # quicker
+"""
+import argparse
+import os.path as osp
+import sys
+
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEFAULT_CONFIG = osp.join(ROOT, 'configs/demo/cascade-mask-rcnn_swin-tiny-mona_fpn_toy-coco.py')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--config', default=DEFAULT_CONFIG, help='demo config (default: the toy-COCO Mona demo)')
+    parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs/demo'), help='logs and checkpoints')
+    parser.add_argument('--data-root', default=osp.join(ROOT, 'data/toy_coco'), help='toy COCO data (made if absent)')
+    parser.add_argument('--max-iters', type=int, help='override the number of training iterations')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    from mmpetl.datasets import make_toy_coco
+    from mmpetl.utils import format_parameter_summary, parameter_summary
+
+    if not osp.exists(osp.join(args.data_root, 'annotations/instances_val.json')):
+        print(f'[demo] writing the toy COCO dataset to {args.data_root}')
+        make_toy_coco(args.data_root)
+
+    cfg = Config.fromfile(args.config)
+    cfg.work_dir = args.work_dir
+    data_root = args.data_root.rstrip('/') + '/'
+    for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
+        loader.dataset.data_root = data_root
+    cfg.val_evaluator.ann_file = cfg.test_evaluator.ann_file = data_root + 'annotations/instances_val.json'
+    if args.max_iters:
+        cfg.train_cfg.max_iters = args.max_iters
+        cfg.default_hooks.checkpoint.interval = args.max_iters
+    # Evaluate once, after training, with the returned metrics.
+    cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1
+
+    runner = Runner.from_cfg(cfg)
+    summary = parameter_summary(runner.model)
+    print('\n[demo] parameters (Mona on the backbone; neck and heads train as usual):')
+    print(format_parameter_summary(summary))
+    runner.train()
+    metrics = runner.val()
+    print('\n[demo] parameters:')
+    print(format_parameter_summary(summary))
+    print(f'\n[demo] after {cfg.train_cfg.max_iters} iterations, on {len(runner.val_dataloader.dataset)} toy val images:')
+    for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50'):
+        print(f'  {key:18s} {metrics.get(key, float("nan")):.3f}')
+    print(f'[demo] logs and checkpoint: {args.work_dir}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
