@@ -23,9 +23,22 @@ def test_adapter_output_shape_and_residual():
     assert torch.equal(adapter(x, (6, 5)), x)
 
 
-def test_adapter_rejects_tokens_that_do_not_form_the_grid():
-    with pytest.raises(ValueError, match='do not form the grid'):
-        MonaAdapter(16)(torch.randn(1, 10, 16), (3, 3))
+def test_adapter_rejects_tokens_that_cannot_hold_the_grid():
+    with pytest.raises(ValueError, match='cannot hold the patch grid 3x4'):
+        MonaAdapter(16)(torch.randn(1, 10, 16), (3, 4))
+
+
+def test_cls_token_bypasses_the_convolution_path():
+    adapter = MonaAdapter(16).eval()
+    patches = torch.randn(1, 12, 16)
+    cls_a, cls_b = torch.randn(1, 1, 16), torch.randn(1, 1, 16)
+    out_a = adapter(torch.cat([cls_a, patches], 1), (3, 4))
+    out_b = adapter(torch.cat([cls_b, patches], 1), (3, 4))
+    # the patch tokens do not see the cls token (it never enters the convolutions) ...
+    assert torch.equal(out_a[:, 1:], out_b[:, 1:])
+    # ... and the cls token goes through the rest of the adapter
+    assert torch.allclose(out_a[:, :1], cls_a + adapter.up_proj(torch.nn.functional.gelu(
+        adapter.down_proj(adapter.norm(cls_a) * adapter.gamma + cls_a))))
 
 
 @pytest.mark.parametrize('channels', [32, 128, 768, 1024])

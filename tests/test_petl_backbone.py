@@ -39,7 +39,7 @@ def test_petl_block_without_modules_computes_the_upstream_block(swin):
     for module in upstream.modules():
         spec = spec_for(module)
         if spec is not None:
-            make_petl_block(module, spec)
+            make_petl_block(upstream, module, spec)
     assert sum(isinstance(m, PETLBlockMixin) for m in upstream.modules()) == 4
     for out, ref in zip(upstream(x), expected):
         assert torch.equal(out, ref)

@@ -18,8 +18,9 @@ Modules registered at a point are called in registration order with these signat
 - ``block_input``, ``attn_residual``, ``mlp_residual``: ``module(x, hw_shape) -> x``
 - ``attn_branch``, ``mlp_branch``: ``module(branch_out, branch_in, hw_shape) -> branch_out``
 
-where ``x`` is the (B, N, C) token stream and ``hw_shape`` its (H, W) grid. A block with no module at any point computes
-exactly what the upstream block computes.
+where ``x`` is the (B, N, C) token stream and ``hw_shape`` the (H, W) grid of its patch tokens. In a ViT the stream
+may start with N - H*W extra tokens (the cls token). A block with no module at any point computes exactly what the
+upstream block computes.
 """
 from typing import Dict, List, Optional, Tuple
 
@@ -43,8 +44,11 @@ class BlockSpec:
         """Width C of the token stream."""
         raise NotImplementedError
 
-    def hw_shape(self, args: tuple, kwargs: dict) -> Optional[Tuple[int, int]]:
-        """The token grid (H, W), read from the upstream forward's arguments after ``x``."""
+    def bind(self, backbone: nn.Module, block: nn.Module) -> None:
+        """Called once per block when it becomes a PETL block (a ViT block learns where to read its grid)."""
+
+    def hw_shape(self, block: nn.Module, args: tuple, kwargs: dict) -> Tuple[int, int]:
+        """The patch-token grid (H, W) of this forward; ``args``/``kwargs`` follow ``x`` in the upstream call."""
         raise NotImplementedError
 
     def attn_branch(self, block: nn.Module, x: Tensor, hw_shape) -> Tensor:
@@ -69,7 +73,7 @@ class SwinBlockSpec(BlockSpec):
     def channels(self, block):
         return block.norm1.normalized_shape[0]
 
-    def hw_shape(self, args, kwargs):
+    def hw_shape(self, block, args, kwargs):
         return kwargs['hw_shape'] if 'hw_shape' in kwargs else args[0]
 
     def attn_branch(self, block, x, hw_shape):
@@ -79,7 +83,63 @@ class SwinBlockSpec(BlockSpec):
         return block.ffn(block.norm2(x), identity=0)
 
 
-BLOCK_SPECS: List[BlockSpec] = [SwinBlockSpec()]
+class PatchGrid:
+    """The patch grid of a ViT's current forward, recorded by a forward hook on its ``patch_embed``.
+
+    ViT blocks are called with the tokens alone; the grid comes from the patch embedding, which returns
+    ``(tokens, (H, W))`` in mmseg and mmpretrain. One PatchGrid is shared by the backbone and its blocks.
+    """
+
+    def __init__(self):
+        self.hw_shape: Optional[Tuple[int, int]] = None
+
+    def record(self, module, args, output):
+        self.hw_shape = tuple(output[1])
+
+
+class ViTBlockSpec(BlockSpec):
+    """Shared part of the plain-ViT block specs: the grid comes from the backbone's ``patch_embed``."""
+
+    def bind(self, backbone, block):
+        if not hasattr(backbone, 'petl_patch_grid'):
+            backbone.petl_patch_grid = PatchGrid()
+            backbone.patch_embed.register_forward_hook(backbone.petl_patch_grid.record)
+        block.petl_patch_grid = backbone.petl_patch_grid
+
+    def hw_shape(self, block, args, kwargs):
+        return block.petl_patch_grid.hw_shape
+
+
+class MMSegViTBlockSpec(ViTBlockSpec):
+    """mmseg's ViT layer: ``x = attn(norm1(x), identity=x); x = ffn(norm2(x), identity=x)`` (mmcv bricks, which add
+    ``identity`` after their drop-path: ``identity=0`` yields the branch alone)."""
+    block_classes = ('mmseg.models.backbones.vit.TransformerEncoderLayer',)
+
+    def channels(self, block):
+        return block.norm1.normalized_shape[0]
+
+    def attn_branch(self, block, x, hw_shape):
+        return block.attn(block.norm1(x), identity=0)
+
+    def mlp_branch(self, block, x, hw_shape):
+        return block.ffn(block.norm2(x), identity=0)
+
+
+class MMPretrainViTBlockSpec(ViTBlockSpec):
+    """mmpretrain's ViT layer: ``x = x + attn(ln1(x)); x = ffn(ln2(x), identity=x)``."""
+    block_classes = ('mmpretrain.models.backbones.vision_transformer.TransformerEncoderLayer',)
+
+    def channels(self, block):
+        return block.ln1.normalized_shape[0]
+
+    def attn_branch(self, block, x, hw_shape):
+        return block.attn(block.ln1(x))
+
+    def mlp_branch(self, block, x, hw_shape):
+        return block.ffn(block.ln2(x), identity=0)
+
+
+BLOCK_SPECS: List[BlockSpec] = [SwinBlockSpec(), MMSegViTBlockSpec(), MMPretrainViTBlockSpec()]
 
 
 def class_path(obj_or_cls) -> str:
@@ -113,7 +173,7 @@ class PETLBlockMixin:
     petl_points: Dict[str, List[str]]
 
     def forward(self, x: Tensor, *args, **kwargs) -> Tensor:
-        hw_shape = self.petl_spec.hw_shape(args, kwargs)
+        hw_shape = self.petl_spec.hw_shape(self, args, kwargs)
 
         def inner_forward(x):
             x = self._run_residual_point('block_input', x, hw_shape)
@@ -151,13 +211,14 @@ def petl_subclass(mixin: type, cls: type) -> type:
     return _PETL_CLASSES[key]
 
 
-def make_petl_block(block: nn.Module, spec: BlockSpec) -> nn.Module:
-    """Turn ``block`` in place into its PETL version (same parameters, same names, same output until modules are added).
-    """
+def make_petl_block(backbone: nn.Module, block: nn.Module, spec: BlockSpec) -> nn.Module:
+    """Turn ``block`` of ``backbone`` in place into its PETL version (same parameters, same names, same output until
+    modules are added)."""
     if not isinstance(block, PETLBlockMixin):
         block.__class__ = petl_subclass(PETLBlockMixin, type(block))
         block.petl_spec = spec
         block.petl_points = {point: [] for point in POINTS}
+        spec.bind(backbone, block)
     return block
 
 

@@ -15,10 +15,12 @@ def count_parameters(module: nn.Module) -> Dict[str, int]:
 
 
 def parameter_summary(model: nn.Module) -> 'OrderedDict[str, Dict[str, int]]':
-    """Counts for the whole model and each of its top-level children (backbone, neck, heads, ...)."""
+    """Counts for the whole model and each of its top-level children that has parameters (backbone, neck, heads)."""
     summary = OrderedDict(model=count_parameters(model))
     for name, child in model.named_children():
-        summary[name] = count_parameters(child)
+        counts = count_parameters(child)
+        if counts['total']:
+            summary[name] = counts
     return summary
 
 

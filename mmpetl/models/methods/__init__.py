@@ -1,5 +1,10 @@
 from .base import BasePETLMethod, PETLModule
-from .baselines import Fixed
+from .baselines import (AdaptFormer, Adapter, BitFit, Bottleneck, Fixed, Full, LNTune, LoRand, LoRandAdapter,
+                        Partial1)
+from .lora import LoRA, LoRAQV
 from .mona import Mona, MonaAdapter, MonaConv
 
-__all__ = ['BasePETLMethod', 'PETLModule', 'Fixed', 'Mona', 'MonaAdapter', 'MonaConv']
+__all__ = [
+    'BasePETLMethod', 'PETLModule', 'Full', 'Fixed', 'BitFit', 'LNTune', 'Partial1', 'Adapter', 'AdaptFormer',
+    'Bottleneck', 'LoRand', 'LoRandAdapter', 'LoRA', 'LoRAQV', 'Mona', 'MonaAdapter', 'MonaConv'
+]

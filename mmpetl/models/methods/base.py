@@ -50,7 +50,7 @@ class BasePETLMethod:
 
     def attach(self, backbone: nn.Module) -> None:
         for index, (name, block, spec) in enumerate(list(self.blocks(backbone))):
-            self.attach_block(name, make_petl_block(block, spec), spec, index)
+            self.attach_block(name, make_petl_block(backbone, block, spec), spec, index)
 
     def attach_block(self, name: str, block: nn.Module, spec: BlockSpec, index: int) -> None:
         """Insert this method's modules into one block (``index`` counts blocks through the whole backbone)."""

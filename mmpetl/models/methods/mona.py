@@ -42,7 +42,7 @@ class MonaConv(nn.Module):
 
 
 class MonaAdapter(PETLModule):
-    """One Mona adapter on a (B, N, C) token stream laid out on an (H, W) grid (N = H*W).
+    """One Mona adapter on a (B, N, C) token stream whose patch tokens lie on an (H, W) grid.
 
     ``x' = LayerNorm(x) * gamma + x * gammax`` (gamma = 1e-6, gammax = 1 at init, so x' ~ x), then
     down-projection C -> bottleneck, :class:`MonaConv` on the grid, GELU, dropout, up-projection, residual on ``x``.
@@ -84,12 +84,17 @@ class MonaAdapter(PETLModule):
         self.conv.reset_parameters()
 
     def forward(self, x: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
+        """x: (B, N, C) with N = P + H*W, where the first P tokens (a ViT's cls token; P = 0 in Swin) bypass the
+        convolution path; hw_shape: (H, W). Returns (B, N, C)."""
         B, N, _ = x.shape
         H, W = hw_shape
-        if H * W != N:
-            raise ValueError(f'MonaAdapter: {N} tokens do not form the grid {H}x{W}')
+        num_prefix = N - H * W
+        if num_prefix < 0:
+            raise ValueError(f'MonaAdapter: {N} tokens cannot hold the patch grid {H}x{W}')
         z = self.down_proj(self.norm(x) * self.gamma + x * self.gammax)
-        z = self.conv(z.transpose(1, 2).reshape(B, -1, H, W)).flatten(2).transpose(1, 2)
+        prefix, patches = z[:, :num_prefix], z[:, num_prefix:]
+        patches = self.conv(patches.transpose(1, 2).reshape(B, -1, H, W)).flatten(2).transpose(1, 2)
+        z = torch.cat([prefix, patches], dim=1) if num_prefix else patches
         return x + self.up_proj(self.dropout(F.gelu(z)))
 
 

@@ -1,0 +1,244 @@
+"""E³VA: the parameter, memory and time efficient visual adapter (Yin et al., ACM MM 2023; arXiv 2306.09729).
+
+No public code exists; this is our reading of the paper (design and figures in ``docs/e3va.md``). The frozen Swin runs
+without an autograd graph; its blocks' attention-branch and MLP-branch outputs are tapped (detached) and fed to
+low-rank adapters on a *gradient-backpropagation highway* beside it::
+
+    frozen:   x_s  --blocks (no graph)-->  x_s'  --PatchMerging_s-->  x_{s+1}        out_s = norm_s(x_s')
+    highway:  h = x_0.detach();  per block  h = h + A_attn(attn_out) + A_mlp(mlp_out)
+              at each stage boundary        h = PatchMerging_s(h)     (the backbone's own module: shared weights)
+    output:   out_s + E3VANorm_s(h_s)       (B, C_s, H_s, W_s), the upstream shapes
+
+Gradients reach the adapters through the highway only, so nothing the frozen backbone computes is saved for backward.
+Parameters: ``(2 * rank + 1) * C + rank`` per adapter (:meth:`E3VAAdapter.num_parameters`), two per block, plus
+``2 * C_s`` per output norm; rank 24 gives 1,184,128 on Swin-B and 1,775,616 on Swin-L.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.model.weight_init import trunc_normal_
+from torch import Tensor, nn
+
+from ...registry import PETL_METHODS
+from ..blocks import class_path
+from .base import BasePETLMethod, PETLModule
+
+#: Upstream backbones with Swin stages (``stages[i].blocks`` then ``stages[i].downsample``, a PatchMerging or None).
+SUPPORTED_BACKBONES = {
+    'mmdet.models.backbones.swin.SwinTransformer': 'mmdet.SwinTransformer',
+    'mmseg.models.backbones.swin.SwinTransformer': 'mmseg.SwinTransformer',
+    'mmpretrain.models.backbones.swin_transformer.SwinTransformer': 'mmpretrain.SwinTransformer',
+}
+
+
+class _Tap(PETLModule):
+    """Records a detached view of what it sees in the frozen forward, for the highway to consume once."""
+
+    def __init__(self):
+        super().__init__()
+        self._tapped: Optional[Tuple[Tensor, Tuple[int, int]]] = None
+
+    def _record(self, x: Tensor, hw_shape: Tuple[int, int]) -> None:
+        # A view, not a clone: the frozen forward never modifies a branch output or a block input in place (each
+        # residual add makes a new tensor), and the taps are the only copies E3VA keeps alive for backward.
+        self._tapped = (x.detach(), tuple(hw_shape))
+
+    def pop(self) -> Tuple[Tensor, Tuple[int, int]]:
+        """The recorded (B, N, C) tensor and its (H, W) grid; cleared so that no tensor outlives its forward."""
+        if self._tapped is None:
+            raise RuntimeError(f'{type(self).__name__}: nothing was recorded; the highway runs after the frozen '
+                               'forward of the same call (E3VA.backbone_forward)')
+        tapped, self._tapped = self._tapped, None
+        return tapped
+
+
+class E3VAStreamTap(_Tap):
+    """At the ``block_input`` point of the first block: records the start of the token stream, the highway's start.
+
+    Called as ``module(x, hw_shape) -> x`` with x (B, N, C); returns x unchanged.
+    """
+
+    def init_weights(self) -> None:
+        """No parameters."""
+
+    def forward(self, x: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
+        self._record(x, hw_shape)
+        return x
+
+
+class E3VAAdapter(_Tap):
+    """The dual low-rank adapter, at a block's ``attn_branch`` or ``mlp_branch`` point.
+
+    Two parallel low-rank paths of rank ``rank / 2`` each, one linear and one through a GELU::
+
+        A(x) = U_lin (D_lin x + b_lin) + U_act GELU(D_act x + b_act) + b_up        x: (B, N, C) -> (B, N, C)
+
+    stored fused as one C -> rank projection ``down`` (rows ``[D_lin; D_act]``) and one rank -> C projection ``up``
+    (columns ``[U_lin, U_act]``). The linear path is a plain low-rank map of the tapped branch output; the GELU path a
+    bottleneck adapter. ``up`` starts at zero, so the adapter starts at zero.
+
+    In the frozen forward the module only taps: ``module(branch_out, branch_in, hw_shape)`` records the detached
+    (B, N, C) branch output and returns it unchanged. :meth:`adapt` computes the adapter on the highway.
+
+    Args:
+        channels (int): C.
+        rank (int): total rank of the two paths (even; 24 by default).
+    """
+
+    def __init__(self, channels: int, rank: int = 24):
+        super().__init__()
+        if rank < 2 or rank % 2:
+            raise ValueError(f'E3VAAdapter: rank must be an even number >= 2 (two paths of rank / 2), got {rank}')
+        self.rank = rank
+        self.down = nn.Linear(channels, rank)
+        self.up = nn.Linear(rank, channels)
+        self.init_weights()
+
+    @staticmethod
+    def num_parameters(channels: int, rank: int = 24) -> int:
+        """Closed form of the parameter count: ``(2 * rank + 1) * C + rank`` (``49 * C + 24`` for rank 24)."""
+        return (channels * rank + rank) + (rank * channels + channels)
+
+    def init_weights(self) -> None:
+        trunc_normal_(self.down.weight, std=0.02)
+        nn.init.zeros_(self.down.bias)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, branch_out: Tensor, branch_in: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
+        self._record(branch_out, hw_shape)
+        return branch_out
+
+    def adapt(self, x: Tensor) -> Tensor:
+        """(B, N, C) -> (B, N, C)."""
+        z = self.down(x)
+        half = self.rank // 2
+        return self.up(torch.cat((z[..., :half], F.gelu(z[..., half:])), dim=-1))
+
+
+class E3VANorm(PETLModule):
+    """The trainable LayerNorm joining the highway to one output level; (B, N, C) -> (B, N, C).
+
+    Its affine weight and bias start at zero: the highway's stream is not zero at init (it starts from the frozen
+    stream), so the norm is what makes the highway contribute exactly nothing at init. The weight still receives a
+    gradient at init (that of the normalised highway stream), after which the adapters do.
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.zeros(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def init_weights(self) -> None:
+        nn.init.zeros_(self.weight)
+        nn.init.zeros_(self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
+
+
+@PETL_METHODS.register_module()
+class E3VA(BasePETLMethod):
+    """E³VA: dual low-rank adapters on a gradient highway beside a frozen Swin.
+
+    Inserts, in every block of the stages that reach an output (stage ``<= max(out_indices)``), ``e3va_attn`` and
+    ``e3va_mlp`` (:class:`E3VAAdapter`, at ``attn_branch`` / ``mlp_branch``), in the first block ``e3va_input``
+    (:class:`E3VAStreamTap`), and on the backbone one ``e3va_norm<i>`` (:class:`E3VANorm`) per out index.
+
+    Args:
+        rank (int): total rank of each dual low-rank adapter (even). 24 puts the trainable count near the paper's
+            (1.18 M on Swin-B, 1.78 M on Swin-L).
+
+    Raises:
+        ValueError (at build time): a backbone other than the Swin transformers of mmdet, mmseg and mmpretrain.
+    """
+    # attach() checks the backbone itself (it needs Swin *stages*, and names the supported backbones).
+    requires_blocks = False
+
+    def __init__(self, rank: int = 24):
+        super().__init__(name='e3va')
+        self.rank = rank
+        self.start: Optional[E3VAStreamTap] = None
+        # One (stage, its adapters in forward order) per stage up to the last output stage.
+        self.stages: List[Tuple[nn.Module, List[E3VAAdapter]]] = []
+        self.norms: Dict[int, E3VANorm] = {}
+        self.out_after_downsample = False
+
+    def attach(self, backbone: nn.Module) -> None:
+        path = class_path(backbone)
+        if path not in SUPPORTED_BACKBONES:
+            raise ValueError(f'E3VA needs a Swin transformer backbone (stages of Swin blocks joined by patch merging); '
+                             f'got {path}. Supported backbones: {", ".join(SUPPORTED_BACKBONES.values())}')
+        out_indices = self._out_indices(backbone)
+        # mmpretrain can output a stage after its patch merging; mmdet and mmseg output it before.
+        self.out_after_downsample = bool(getattr(backbone, 'out_after_downsample', False))
+        # Adapters in a stage after the last output would never reach an output (and never get a gradient).
+        stages = backbone.stages[:max(out_indices) + 1]
+        self._stage_of = {id(block): index for index, stage in enumerate(stages) for block in stage.blocks}
+        self.stages = [(stage, []) for stage in stages]
+        super().attach(backbone)  # attach_block() for every Swin block, in forward order
+        del self._stage_of
+        for index in out_indices:
+            norm = E3VANorm(backbone.num_features[index])
+            backbone.add_module(f'{self.name}_norm{index}', norm)
+            self.inserted.append((f'{self.name}_norm{index}', norm))
+            self.norms[index] = norm
+
+    def attach_block(self, name, block, spec, index):
+        stage_index = self._stage_of.get(id(block))
+        if stage_index is None:
+            return
+        if self.start is None:  # the first block: the highway starts from its input
+            self.start = E3VAStreamTap()
+            self.add(block, 'block_input', 'input', self.start)
+        channels = spec.channels(block)
+        for point, suffix in (('attn_branch', 'attn'), ('mlp_branch', 'mlp')):
+            adapter = E3VAAdapter(channels, self.rank)
+            self.add(block, point, suffix, adapter)
+            self.stages[stage_index][1].append(adapter)
+
+    @staticmethod
+    def _out_indices(backbone: nn.Module) -> List[int]:
+        # The upstream forwards output stage i iff ``i in self.out_indices``; mirror that exactly.
+        out_indices = [index for index in range(len(backbone.stages)) if index in backbone.out_indices]
+        if not out_indices:
+            raise ValueError(f'E3VA: out_indices={backbone.out_indices} selects no stage; the highway joins the outputs')
+        return out_indices
+
+    @staticmethod
+    def num_parameters(channels_per_block: Sequence[int], out_channels: Sequence[int], rank: int = 24) -> int:
+        """Trainable parameters: two adapters per block (C of each block given) plus ``2 * C_s`` per output norm.
+
+        Equals ``(2 * rank + 1) * 2 * sum(C) + 2 * rank * num_blocks + 2 * sum(C_out)``; with rank 24, Swin-B
+        (sum C = 12032, 24 blocks, outputs 128+256+512+1024) gives 1,184,128 and Swin-L 1,775,616.
+        """
+        adapters = sum(2 * E3VAAdapter.num_parameters(c, rank) for c in channels_per_block)
+        return adapters + sum(2 * c for c in out_channels)
+
+    def backbone_forward(self, forward, *args, **kwargs):
+        """Frozen upstream forward without a graph (it fills the taps), then the highway; same container and shapes.
+        """
+        with torch.no_grad():
+            frozen = forward(*args, **kwargs)
+        outs = [out + highway for out, highway in zip(frozen, self.highway(), strict=True)]
+        return tuple(outs) if isinstance(frozen, tuple) else outs
+
+    def highway(self) -> List[Tensor]:
+        """The highway's contribution to each output, from the taps of the forward just run: (B, C_s, H_s, W_s)."""
+        h, hw_shape = self.start.pop()
+        outs = []
+        for index, (stage, adapters) in enumerate(self.stages):
+            for adapter in adapters:
+                tapped, _ = adapter.pop()
+                h = h + adapter.adapt(tapped)
+            # The backbone's own patch merging: frozen weights, differentiable w.r.t. the highway stream.
+            if self.out_after_downsample and stage.downsample is not None:
+                h, hw_shape = stage.downsample(h, hw_shape)
+            if index in self.norms:
+                out = self.norms[index](h)
+                outs.append(out.view(-1, *hw_shape, out.shape[-1]).permute(0, 3, 1, 2))
+            if not self.out_after_downsample and stage.downsample is not None and index + 1 < len(self.stages):
+                h, hw_shape = stage.downsample(h, hw_shape)
+        return outs

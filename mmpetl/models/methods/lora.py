@@ -1,0 +1,78 @@
+"""LoRA on the query and value parts of each block's fused qkv projection (Hu et al., 2022).
+
+``qkv(x) + scaling * [B_q A_q x, 0, B_v A_v x]`` with A kaiming-uniform and B zero (the block starts as the frozen
+one), rank 64 and ``scaling = alpha / rank`` with alpha 1 (the Mona reference baseline). The low-rank factors are a
+child ``lora`` of the ``qkv`` Linear, applied by a forward hook: the projection keeps its parameter names
+(``attn.w_msa.qkv.weight``) and gains ``attn.w_msa.qkv.lora.q_down.weight``, ... Parameters per block: 4 * rank * C.
+"""
+import math
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from ...registry import PETL_METHODS
+from .base import BasePETLMethod, PETLModule
+
+
+class LoRAQV(PETLModule):
+    """The low-rank updates of the q and v thirds of a fused (C -> 3C) qkv projection."""
+
+    def __init__(self, channels: int, rank: int = 64, alpha: float = 1.0):
+        super().__init__()
+        self.scaling = alpha / rank
+        self.q_down = nn.Linear(channels, rank, bias=False)
+        self.q_up = nn.Linear(rank, channels, bias=False)
+        self.v_down = nn.Linear(channels, rank, bias=False)
+        self.v_up = nn.Linear(rank, channels, bias=False)
+        self.init_weights()
+
+    @staticmethod
+    def num_parameters(channels: int, rank: int = 64) -> int:
+        return 4 * rank * channels
+
+    def init_weights(self):
+        for down, up in ((self.q_down, self.q_up), (self.v_down, self.v_up)):
+            nn.init.kaiming_uniform_(down.weight, a=math.sqrt(5))
+            nn.init.zeros_(up.weight)
+
+    def qkv_hook(self, qkv: nn.Linear, args, output: Tensor) -> Tensor:
+        """Forward hook of the qkv Linear: (..., 3C) output plus the q and v updates."""
+        x = args[0]
+        q, k, v = output.chunk(3, dim=-1)
+        q = q + self.scaling * self.q_up(self.q_down(x))
+        v = v + self.scaling * self.v_up(self.v_down(x))
+        return torch.cat((q, k, v), dim=-1)
+
+
+def find_qkv(block: nn.Module) -> Optional[nn.Linear]:
+    """The fused qkv nn.Linear (C -> 3C) of a block's attention, called as a module (so that a hook sees it)."""
+    for name, module in block.named_modules():
+        if name.split('.')[-1] == 'qkv' and isinstance(module, nn.Linear) \
+                and module.out_features == 3 * module.in_features:
+            return module
+    return None
+
+
+@PETL_METHODS.register_module()
+class LoRA(BasePETLMethod):
+    """LoRA on q and v of every block's fused qkv projection.
+
+    Args:
+        rank (int): 64. alpha (float): 1 (scaling alpha / rank).
+    """
+
+    def __init__(self, rank: int = 64, alpha: float = 1.0):
+        super().__init__(name='lora')
+        self.rank, self.alpha = rank, alpha
+
+    def attach_block(self, name, block, spec, index):
+        qkv = find_qkv(block)
+        if qkv is None:
+            raise ValueError(f'LoRA needs a fused qkv nn.Linear in each attention; block {name!r} '
+                             f'({type(block).__mro__[2].__name__}) has none (mmseg.VisionTransformer uses torch\'s '
+                             'nn.MultiheadAttention). Use mmpretrain.VisionTransformer, or a Swin.')
+        lora = LoRAQV(qkv.in_features, self.rank, self.alpha)
+        qkv.add_module('lora', lora)
+        qkv.register_forward_hook(lora.qkv_hook)
+        self.inserted.append((f'{name}.qkv.lora', lora))
