@@ -33,19 +33,18 @@ SUPPORTED_BACKBONES = {
 
 
 class _Tap(PETLModule):
-    """Records a detached view of what it sees in the frozen forward, for the highway to consume once."""
+    """Records what it sees in the frozen forward (detached tensors), for the highway to consume once.
+
+    The recorded tensors are views, not clones: the frozen forward never modifies a branch output or a block input in
+    place (each residual add makes a new tensor), and the taps are the only copies E3VA keeps alive for backward.
+    """
 
     def __init__(self):
         super().__init__()
-        self._tapped: Optional[Tuple[Tensor, Tuple[int, int]]] = None
+        self._tapped = None
 
-    def _record(self, x: Tensor, hw_shape: Tuple[int, int]) -> None:
-        # A view, not a clone: the frozen forward never modifies a branch output or a block input in place (each
-        # residual add makes a new tensor), and the taps are the only copies E3VA keeps alive for backward.
-        self._tapped = (x.detach(), tuple(hw_shape))
-
-    def pop(self) -> Tuple[Tensor, Tuple[int, int]]:
-        """The recorded (B, N, C) tensor and its (H, W) grid; cleared so that no tensor outlives its forward."""
+    def pop(self):
+        """What was recorded in this call's frozen forward; cleared so that no tensor outlives its forward."""
         if self._tapped is None:
             raise RuntimeError(f'{type(self).__name__}: nothing was recorded; the highway runs after the frozen '
                                'forward of the same call (E3VA.backbone_forward)')
@@ -63,7 +62,7 @@ class E3VAStreamTap(_Tap):
         """No parameters."""
 
     def forward(self, x: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
-        self._record(x, hw_shape)
+        self._tapped = (x.detach(), tuple(hw_shape))  # popped as ((B, N, C) stream, (H, W))
         return x
 
 
@@ -107,7 +106,7 @@ class E3VAAdapter(_Tap):
         nn.init.zeros_(self.up.bias)
 
     def forward(self, branch_out: Tensor, branch_in: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
-        self._record(branch_out, hw_shape)
+        self._tapped = branch_out.detach()  # popped as the (B, N, C) branch output
         return branch_out
 
     def adapt(self, x: Tensor) -> Tensor:
@@ -165,6 +164,8 @@ class E3VA(BasePETLMethod):
         self.stages: List[Tuple[nn.Module, List[E3VAAdapter]]] = []
         self.norms: Dict[int, E3VANorm] = {}
         self.out_after_downsample = False
+        # While attaching: id(block) -> index of its stage, for the blocks of stages that get adapters.
+        self._stage_of: Dict[int, int] = {}
 
     def attach(self, backbone: nn.Module) -> None:
         path = class_path(backbone)
@@ -179,7 +180,7 @@ class E3VA(BasePETLMethod):
         self._stage_of = {id(block): index for index, stage in enumerate(stages) for block in stage.blocks}
         self.stages = [(stage, []) for stage in stages]
         super().attach(backbone)  # attach_block() for every Swin block, in forward order
-        del self._stage_of
+        self._stage_of = {}
         for index in out_indices:
             norm = E3VANorm(backbone.num_features[index])
             backbone.add_module(f'{self.name}_norm{index}', norm)
@@ -204,25 +205,37 @@ class E3VA(BasePETLMethod):
         # The upstream forwards output stage i iff ``i in self.out_indices``; mirror that exactly.
         out_indices = [index for index in range(len(backbone.stages)) if index in backbone.out_indices]
         if not out_indices:
-            raise ValueError(f'E3VA: out_indices={backbone.out_indices} selects no stage; the highway joins the outputs')
+            raise ValueError(f'E3VA: out_indices={backbone.out_indices} selects no stage of the backbone; the highway '
+                             'joins the outputs')
         return out_indices
 
     @staticmethod
-    def num_parameters(channels_per_block: Sequence[int], out_channels: Sequence[int], rank: int = 24) -> int:
-        """Trainable parameters: two adapters per block (C of each block given) plus ``2 * C_s`` per output norm.
+    def num_parameters(embed_dims: int, depths: Sequence[int], out_indices: Sequence[int] = (0, 1, 2, 3),
+                       rank: int = 24) -> int:
+        """Closed form of the trainable count on a Swin (stage s has width ``C_s = embed_dims * 2**s``).
 
-        Equals ``(2 * rank + 1) * 2 * sum(C) + 2 * rank * num_blocks + 2 * sum(C_out)``; with rank 24, Swin-B
-        (sum C = 12032, 24 blocks, outputs 128+256+512+1024) gives 1,184,128 and Swin-L 1,775,616.
+        Two adapters in each block of the stages up to ``max(out_indices)`` and one norm per output::
+
+            (2 * rank + 1) * 2 * sum_s(depth_s * C_s) + 2 * rank * sum_s(depth_s) + 2 * sum_{s in out}(C_s)
+
+        Rank 24: Swin-B (128, (2, 2, 18, 2)) 1,184,128; Swin-L (192, (2, 2, 18, 2)) 1,775,616.
+        (With mmpretrain's ``out_after_downsample=True`` the norm of output s has width ``C_{s+1}`` instead.)
         """
-        adapters = sum(2 * E3VAAdapter.num_parameters(c, rank) for c in channels_per_block)
-        return adapters + sum(2 * c for c in out_channels)
+        stages = range(max(out_indices) + 1)
+        widths = [embed_dims * 2**s for s in stages]
+        adapters = sum(2 * depths[s] * E3VAAdapter.num_parameters(widths[s], rank) for s in stages)
+        return adapters + sum(2 * widths[s] for s in set(out_indices))
 
     def backbone_forward(self, forward, *args, **kwargs):
         """Frozen upstream forward without a graph (it fills the taps), then the highway; same container and shapes.
         """
         with torch.no_grad():
             frozen = forward(*args, **kwargs)
-        outs = [out + highway for out, highway in zip(frozen, self.highway(), strict=True)]
+        highway = self.highway()
+        if len(highway) != len(frozen):
+            raise RuntimeError(f'E3VA: the backbone returned {len(frozen)} outputs, the highway {len(highway)} '
+                               f'(out_indices {sorted(self.norms)}); has the upstream output logic changed?')
+        outs = [out + extra for out, extra in zip(frozen, highway)]
         return tuple(outs) if isinstance(frozen, tuple) else outs
 
     def highway(self) -> List[Tensor]:
@@ -231,8 +244,7 @@ class E3VA(BasePETLMethod):
         outs = []
         for index, (stage, adapters) in enumerate(self.stages):
             for adapter in adapters:
-                tapped, _ = adapter.pop()
-                h = h + adapter.adapt(tapped)
+                h = h + adapter.adapt(adapter.pop())
             # The backbone's own patch merging: frozen weights, differentiable w.r.t. the highway stream.
             if self.out_after_downsample and stage.downsample is not None:
                 h, hw_shape = stage.downsample(h, hw_shape)
