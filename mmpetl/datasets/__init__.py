@@ -1,3 +1,5 @@
-from .toy_data import TOY_CLASSES, make_toy_coco
+from .toy_data import (TOY_CLASSES, TOY_DATASETS, make_toy_ade20k, make_toy_coco, make_toy_dota, make_toy_imagenet,
+                       make_toy_voc)
 
-__all__ = ['TOY_CLASSES', 'make_toy_coco']
+__all__ = ['TOY_CLASSES', 'TOY_DATASETS', 'make_toy_coco', 'make_toy_ade20k', 'make_toy_voc', 'make_toy_dota',
+           'make_toy_imagenet']

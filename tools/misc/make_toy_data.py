@@ -1,24 +1,32 @@
 """Write a small deterministic toy dataset in a real on-disk format (nothing is downloaded).
 
+Formats: coco (mmdet CocoDataset), ade20k (mmseg ADE20KDataset), voc (mmdet VOCDataset), dota (mmrotate
+DOTADataset), imagenet (mmpretrain CustomDataset class folders). See mmpetl/datasets/toy_data.py for the layouts.
+
 Example:
-    python tools/misc/make_toy_data.py coco data/toy_coco --num-train 16 --num-val 8 --size 128
+    python tools/misc/make_toy_data.py coco data/toy_coco
+    python tools/misc/make_toy_data.py dota data/toy_dota --size 256
 """
 import argparse
+import inspect
 
-from mmpetl.datasets import make_toy_coco
+from mmpetl.datasets import TOY_DATASETS
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('format', choices=['coco'], help='dataset format')
+    parser.add_argument('format', choices=sorted(TOY_DATASETS), help='dataset format')
     parser.add_argument('out', help='output directory (its files are overwritten)')
-    parser.add_argument('--num-train', type=int, default=16, help='training images (default: 16)')
-    parser.add_argument('--num-val', type=int, default=8, help='validation images (default: 8)')
-    parser.add_argument('--size', type=int, default=128, help='image side in pixels (default: 128)')
+    parser.add_argument('--size', type=int, help='image side in pixels (default: 128; imagenet 64)')
     parser.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
     args = parser.parse_args()
-    for split, path in make_toy_coco(args.out, args.num_train, args.num_val, args.size, seed=args.seed).items():
-        print(f'{split}: {path}')
+    make = TOY_DATASETS[args.format]
+    kwargs = dict(seed=args.seed)
+    if args.size:
+        kwargs['size'] = args.size
+    make(args.out, **kwargs)
+    defaults = {k: v.default for k, v in inspect.signature(make).parameters.items() if k.startswith('num_')}
+    print(f'wrote a toy {args.format} dataset to {args.out} ({", ".join(f"{k}={v}" for k, v in defaults.items())})')
 
 
 if __name__ == '__main__':
