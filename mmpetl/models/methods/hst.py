@@ -1,0 +1,395 @@
+"""HST: hierarchical side-tuning (Lin et al., arXiv 2310.05393; reference code github AFeng-x/HST, timm).
+
+A hierarchical side network (HSN) beside a plain ViT whose weights stay frozen except the LayerNorms inside its blocks.
+Each ViT block ``i`` gets a learnable *meta token*, prepended to its input and removed from its output; the output meta
+token and the block's patch-token map feed the side network (design, figures and usage in ``docs/hst.md``)::
+
+    ViT:   x_i = block_i([meta_i; x_{i-1}]);  meta_i' = x_i[:, 0];  x_i = x_i[:, 1:]     (cls token, if any, kept)
+    side:  stem(image) -> stage 1 (stride 4) -> patch embed -> stage 2 (8) -> ... -> stage 4 (32)
+    side block j of stage s, consuming ViT block i = groups[s][j]:
+           v  = resize(bridge_s(patches_i), side grid)                  (B, N_s, C_s)
+           kv = [meta_norm_sj(bridge_s(meta_i')), mean(v)]              (B, 2, C_s)
+           x  = x + cross_attn(norm1(x), kv);  x = x + v;  x = x + mlp(norm2(x))
+
+The ViT blocks are split into one group per side stage (:func:`vit_block_groups`). The ViT's own outputs are replaced by
+the side network's: four maps at strides 4/8/16/32 (``out_type='featmap'``) or one pooled vector (``'pooled'``).
+Trainable parameters with ViT-B: 764,840 (:meth:`HST.num_parameters`; the classifier head is not included).
+"""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule, build_norm_layer
+from mmcv.cnn.bricks.transformer import FFN, MultiheadAttention, PatchEmbed
+from mmengine.model.weight_init import trunc_normal_
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ...registry import PETL_METHODS
+from ..blocks import ViTBlockSpec
+from .base import BasePETLMethod, PETLModule
+
+#: The upstream ViTs whose blocks HST attaches to (the blocks of :class:`~mmpetl.models.blocks.ViTBlockSpec`).
+SUPPORTED_BACKBONES = ('mmseg.VisionTransformer', 'mmpretrain.VisionTransformer')
+
+#: What a consumed ViT block leaves for the side network: its output meta token (B, 1, D), its patch tokens
+#: (B, H*W, D) and their grid (H, W).
+Kept = Tuple[Tensor, Tensor, Tuple[int, int]]
+
+
+def vit_block_groups(num_vit_blocks: int, depths: Sequence[int]) -> List[List[int]]:
+    """The ViT block each side block consumes, per side stage.
+
+    The ViT blocks are cut into ``S = len(depths)`` consecutive groups, group ``s`` holding blocks
+    ``floor(s*L/S) .. floor((s+1)*L/S) - 1`` (equal groups when S divides L: 3 blocks for ViT-B, 6 for ViT-L). A group
+    of ``g`` blocks is cut again into ``d = depths[s]`` equal sub-groups and side block ``j`` consumes the *last* ViT
+    block of sub-group ``j``: block ``start + ceil((j + 1) * g / d) - 1``. With g = d this is the reference's one-to-one
+    assignment (ViT-B: ``[[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]]``); ViT-L gives every other block,
+    ``[[1, 3, 5], [7, 9, 11], [13, 15, 17], [19, 21, 23]]``, so the last side block of each stage still sees the
+    deepest block of its group. With g < d a ViT block feeds several side blocks.
+
+    Raises:
+        ValueError: fewer ViT blocks than side stages, or a stage without side blocks.
+    """
+    num_stages = len(depths)
+    if num_vit_blocks < num_stages or min(depths) < 1:
+        raise ValueError(f'HST needs at least one ViT block per side stage and one side block per stage; got '
+                         f'{num_vit_blocks} ViT blocks for side depths {tuple(depths)}')
+    groups = []
+    for stage, depth in enumerate(depths):
+        start = stage * num_vit_blocks // num_stages
+        size = (stage + 1) * num_vit_blocks // num_stages - start
+        groups.append([start + ((j + 1) * size + depth - 1) // depth - 1 for j in range(depth)])
+    return groups
+
+
+class HSTMetaToken(PETLModule):
+    """A block's learnable meta token, prepended at the block's ``block_input`` point: (B, N, D) -> (B, 1 + N, D).
+
+    Initialised xavier-uniform as in the reference (a (1, 1, D) tensor: bound sqrt(6 / 2D)).
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.token = nn.Parameter(torch.empty(1, 1, channels))
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        nn.init.xavier_uniform_(self.token)
+
+    def forward(self, x: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
+        return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
+
+
+class HSTTap(PETLModule):
+    """At a block's ``mlp_residual`` point (its output): removes the meta token, (B, 1 + P + H*W, D) -> (B, P + H*W, D),
+    where the P prefix tokens (the cls token, if any) stay in the ViT stream.
+
+    If ``keep`` (the side network consumes this block), it also records the output meta token (B, 1, D) and the patch
+    tokens (B, H*W, D), not detached: gradients flow back through the frozen ViT, as in the reference.
+    """
+
+    def __init__(self, keep: bool):
+        super().__init__()
+        self.keep = keep
+        self._kept: Optional[Kept] = None
+
+    def init_weights(self) -> None:
+        """No parameters."""
+
+    def extra_repr(self) -> str:
+        return f'keep={self.keep}'
+
+    def forward(self, x: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
+        H, W = hw_shape
+        num_prefix = x.shape[1] - 1 - H * W
+        if num_prefix < 0:
+            raise ValueError(f'HSTTap: {x.shape[1]} tokens cannot hold a meta token and the patch grid {H}x{W}')
+        if self.keep:
+            self._kept = (x[:, :1], x[:, 1 + num_prefix:], (H, W))
+        return x[:, 1:]
+
+    def pop(self) -> Optional[Kept]:
+        """What the last forward recorded (None if not ``keep``); cleared so that no tensor outlives its forward."""
+        if self.keep and self._kept is None:
+            raise RuntimeError('HSTTap: nothing was recorded; the side network runs after the ViT forward of the same '
+                               'call (HST.backbone_forward)')
+        kept, self._kept = self._kept, None
+        return kept
+
+
+class HSTStem(nn.Module):
+    """Stage-1 patch embedding from the raw image: Conv3x3 s2 (no bias) + BN + ReLU, then Conv2x2 s2 + LayerNorm.
+
+    (B, in_channels, H, W) -> tokens (B, H/4 * W/4, C) and their grid (H/4, W/4) (rounding as the convolutions do).
+    """
+
+    def __init__(self, in_channels: int, channels: int, norm_cfg: dict):
+        super().__init__()
+        self.conv = ConvModule(in_channels, channels, 3, stride=2, padding=1, bias=False, norm_cfg=norm_cfg,
+                               act_cfg=dict(type='ReLU'))
+        self.embed = PatchEmbed(channels, channels, kernel_size=2, stride=2, padding=0, norm_cfg=dict(type='LN'))
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+        return self.embed(self.conv(x))
+
+
+class HSTSideBlock(nn.Module):
+    """A side block: cross-attention of the side tokens to two ViT tokens, the ViT map added, then an MLP.
+
+    ``x = x + cross_attn(norm1(x), kv); x = x + vit_map; x = x + mlp(norm2(x))`` with mmcv's MultiheadAttention (torch's
+    underneath) and FFN, each with a drop-path on its branch.
+
+    Args:
+        channels (int): C. num_heads (int): attention heads. mlp_ratio (float): FFN width / C.
+        drop_path (float): drop-path rate of both branches. norm_cfg (dict): norm1 / norm2.
+    """
+
+    def __init__(self, channels: int, num_heads: int, mlp_ratio: float, drop_path: float, norm_cfg: dict):
+        super().__init__()
+        drop = dict(type='DropPath', drop_prob=drop_path)
+        self.norm1 = build_norm_layer(norm_cfg, channels)[1]
+        self.attn = MultiheadAttention(channels, num_heads, dropout_layer=drop, batch_first=True)
+        self.norm2 = build_norm_layer(norm_cfg, channels)[1]
+        self.ffn = FFN(channels, int(channels * mlp_ratio), act_cfg=dict(type='GELU'), dropout_layer=drop)
+
+    def forward(self, x: Tensor, kv: Tensor, vit_map: Tensor) -> Tensor:
+        """x: (B, N, C) side tokens; kv: (B, 2, C) keys and values; vit_map: (B, N, C) bridged ViT map.
+
+        Returns (B, N, C).
+        """
+        x = self.attn(self.norm1(x), key=kv, value=kv, identity=x)
+        x = x + vit_map
+        return self.ffn(self.norm2(x), identity=x)
+
+
+class HSTSideStage(nn.Module):
+    """One side stage: patch embedding (stride 2, or the stem), side blocks fed by their ViT blocks, output norm.
+
+    The transformation bridge ``Linear(D -> C)`` is shared by the stage; each side block has its own LayerNorm for the
+    bridged meta token.
+
+    Args:
+        embed (nn.Module): (B, C_in, H, W) -> ((B, N, C), (H', W')).
+        channels (int): C. vit_channels (int): D, the ViT width.
+        vit_blocks (list[int]): the ViT block each side block consumes (see :func:`vit_block_groups`).
+        num_heads (int), mlp_ratio (float), norm_cfg (dict): of the side blocks.
+        drop_paths (list[float]): drop-path rate of each side block.
+    """
+
+    def __init__(self, embed: nn.Module, channels: int, vit_channels: int, vit_blocks: Sequence[int], num_heads: int,
+                 mlp_ratio: float, drop_paths: Sequence[float], norm_cfg: dict):
+        super().__init__()
+        self.vit_blocks = list(vit_blocks)
+        self.embed = embed
+        self.bridge = nn.Linear(vit_channels, channels)
+        self.meta_norms = nn.ModuleList(nn.LayerNorm(channels) for _ in self.vit_blocks)
+        self.blocks = nn.ModuleList(
+            HSTSideBlock(channels, num_heads, mlp_ratio, drop_path, norm_cfg) for drop_path in drop_paths)
+        self.norm = build_norm_layer(norm_cfg, channels)[1]
+
+    def bridged_map(self, patches: Tensor, vit_hw: Tuple[int, int], hw: Tuple[int, int]) -> Tensor:
+        """ViT patch tokens (B, h*w, D) on grid ``vit_hw`` -> bridged map resized to ``hw``, as tokens (B, H*W, C).
+
+        The reference resizes the D-channel map, then bridges it. Both maps are linear and bilinear weights sum to 1,
+        so bridging first is the same function, and it resizes C instead of D channels (32 instead of 768 at stride 4).
+        """
+        B = patches.shape[0]
+        x = self.bridge(patches).transpose(1, 2).reshape(B, -1, *vit_hw)
+        x = F.interpolate(x, size=hw, mode='bilinear', align_corners=False)
+        return x.flatten(2).transpose(1, 2)
+
+    def forward(self, x: Tensor, kept: Sequence[Optional[Kept]]) -> Tuple[Tensor, Tuple[int, int]]:
+        """x: (B, C_in, H, W); kept: per ViT block, what its tap recorded.
+
+        Returns the normalised tokens (B, H'*W', C) and their grid (H', W').
+        """
+        x, hw = self.embed(x)
+        for block, meta_norm, index in zip(self.blocks, self.meta_norms, self.vit_blocks):
+            meta, patches, vit_hw = kept[index]
+            vit_map = self.bridged_map(patches, vit_hw, hw)
+            kv = torch.cat([meta_norm(self.bridge(meta)), vit_map.mean(dim=1, keepdim=True)], dim=1)
+            x = block(x, kv, vit_map)
+        return self.norm(x), hw
+
+
+class HSTSideNetwork(PETLModule):
+    """The hierarchical side network: ``len(embed_dims)`` stages at strides 4, 8, 16, 32, ...
+
+    Args:
+        in_channels (int): image channels. vit_channels (int): D. groups (list[list[int]]): :func:`vit_block_groups`.
+        embed_dims, num_heads (sequence of int): per stage. mlp_ratio (float). drop_path_rate (float): the drop-path
+            rate rises linearly from 0 to it over the side blocks. out_type (str): 'featmap' or 'pooled'.
+        norm_cfg (dict): side-block and stage-output norms. stem_norm_cfg (dict): the stem's norm (BN; SyncBN for DDP).
+    """
+
+    def __init__(self, in_channels: int, vit_channels: int, groups: Sequence[Sequence[int]], embed_dims: Sequence[int],
+                 num_heads: Sequence[int], mlp_ratio: float, drop_path_rate: float, out_type: str, norm_cfg: dict,
+                 stem_norm_cfg: dict):
+        super().__init__()
+        self.out_type = out_type
+        drop_paths = torch.linspace(0, drop_path_rate, sum(len(g) for g in groups)).tolist()
+        self.stages = nn.ModuleList()
+        for s, (channels, heads, vit_blocks) in enumerate(zip(embed_dims, num_heads, groups)):
+            if s == 0:
+                embed = HSTStem(in_channels, channels, stem_norm_cfg)
+            else:
+                embed = PatchEmbed(embed_dims[s - 1], channels, kernel_size=3, stride=2, padding=1,
+                                   norm_cfg=dict(type='LN'))
+            first = sum(len(g) for g in groups[:s])
+            self.stages.append(HSTSideStage(embed, channels, vit_channels, vit_blocks, heads, mlp_ratio,
+                                            drop_paths[first:first + len(vit_blocks)], norm_cfg))
+        # The reference's classifier input: BatchNorm1d without affine parameters on the pooled last stage.
+        self.pool_norm = nn.BatchNorm1d(embed_dims[-1], affine=False, eps=1e-6) if out_type == 'pooled' else None
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """As the reference: Linear trunc-normal(0.02) with zero bias, convs kaiming-normal (fan-out, ReLU) with zero
+        bias, norms weight 1 and bias 0 (and fresh running statistics)."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):  # also the attention's out_proj
+                trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.MultiheadAttention):  # its fused q/k/v projection is not an nn.Linear
+                trunc_normal_(m.in_proj_weight, std=0.02)
+                nn.init.zeros_(m.in_proj_bias)
+            elif isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, (nn.LayerNorm, _BatchNorm)):
+                m.reset_parameters()
+
+    def forward(self, images: Tensor, kept: Sequence[Optional[Kept]]) -> Tuple[Tensor, ...]:
+        """images: (B, in_channels, H, W); kept: per ViT block, what its tap recorded (None if not consumed).
+
+        Returns:
+            'featmap': a tuple of (B, C_s, H_s, W_s), one per stage (strides 4, 8, 16, 32);
+            'pooled': a tuple with one (B, C_last) tensor, the mean of the last stage's tokens through BatchNorm1d.
+        """
+        B = images.shape[0]
+        x, outs = images, []
+        for stage in self.stages:
+            tokens, hw = stage(x, kept)
+            x = tokens.transpose(1, 2).reshape(B, -1, *hw)
+            outs.append(x)
+        if self.out_type == 'pooled':
+            return (self.pool_norm(tokens.mean(dim=1)), )
+        return tuple(outs)
+
+
+@PETL_METHODS.register_module()
+class HST(BasePETLMethod):
+    """Hierarchical side-tuning of a plain ViT (mmseg's or mmpretrain's ``VisionTransformer``, with or without cls
+    token).
+
+    Inserts in every ViT block ``hst_meta`` (:class:`HSTMetaToken`, at ``block_input``) and ``hst_tap``
+    (:class:`HSTTap`, at ``mlp_residual``), and on the backbone ``hst_side`` (:class:`HSTSideNetwork`). Trainable: these
+    and the LayerNorms inside the ViT blocks; everything else in the ViT stays frozen (its final norm included).
+    The backbone's outputs are the side network's (see :meth:`backbone_forward`).
+
+    Args:
+        embed_dims (sequence of int): side stage widths ([32, 48, 64, 72]).
+        depths (sequence of int): side blocks per stage ([3, 3, 3, 3]).
+        num_heads (sequence of int): heads per stage ([2, 4, 8, 12]).
+        mlp_ratio (float): side FFN width / stage width (4).
+        out_type (str): 'featmap' (four maps for FPN / UperNet) or 'pooled' (one vector for a classifier head).
+        drop_path_rate (float): largest drop-path rate of the side blocks (0).
+        norm_cfg (dict): side-block and stage-output norms (LN, eps 1e-6, as the reference).
+        stem_norm_cfg (dict): the stem's norm (BN; SyncBN for multi-GPU training).
+
+    Raises:
+        ValueError (at build time): a backbone that is not a plain ViT, fewer ViT blocks than side stages, or
+            inconsistent per-stage settings.
+    """
+    OUT_TYPES = ('featmap', 'pooled')
+
+    def __init__(self, embed_dims: Sequence[int] = (32, 48, 64, 72), depths: Sequence[int] = (3, 3, 3, 3),
+                 num_heads: Sequence[int] = (2, 4, 8, 12), mlp_ratio: float = 4., out_type: str = 'featmap',
+                 drop_path_rate: float = 0., norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 stem_norm_cfg: dict = dict(type='BN')):
+        super().__init__(name='hst')
+        if not len(embed_dims) == len(depths) == len(num_heads):
+            raise ValueError(f'HST: embed_dims, depths and num_heads need one entry per side stage; got '
+                             f'{tuple(embed_dims)}, {tuple(depths)}, {tuple(num_heads)}')
+        if out_type not in self.OUT_TYPES:
+            raise ValueError(f'HST: out_type must be one of {self.OUT_TYPES}, got {out_type!r}')
+        self.embed_dims, self.depths, self.num_heads = list(embed_dims), list(depths), list(num_heads)
+        self.mlp_ratio, self.out_type, self.drop_path_rate = mlp_ratio, out_type, drop_path_rate
+        self.norm_cfg, self.stem_norm_cfg = dict(norm_cfg), dict(stem_norm_cfg)
+        self.groups: List[List[int]] = []
+        self.taps: List[HSTTap] = []
+        self.side: Optional[HSTSideNetwork] = None
+        self._block_norms = set()
+
+    def attach(self, backbone: nn.Module) -> None:
+        blocks = list(self.blocks(backbone))
+        if not all(isinstance(spec, ViTBlockSpec) for _, _, spec in blocks):
+            raise ValueError(f'HST needs a plain ViT (one token grid through all blocks); got '
+                             f'{type(backbone).__name__}. Supported backbones: {", ".join(SUPPORTED_BACKBONES)}')
+        widths = {spec.channels(block) for _, block, spec in blocks}
+        if len(widths) != 1:
+            raise ValueError(f'HST: the ViT blocks must share one width; got {sorted(widths)}')
+        self.groups = vit_block_groups(len(blocks), self.depths)
+        super().attach(backbone)  # attach_block() for every ViT block, in forward order
+        self.side = HSTSideNetwork(backbone.patch_embed.projection.in_channels, widths.pop(), self.groups,
+                                   self.embed_dims, self.num_heads, self.mlp_ratio, self.drop_path_rate,
+                                   self.out_type, self.norm_cfg, self.stem_norm_cfg)
+        backbone.add_module(f'{self.name}_side', self.side)
+        self.inserted.append((f'{self.name}_side', self.side))
+
+    def attach_block(self, name, block, spec, index):
+        # The reference trains the LayerNorms inside the ViT blocks (not the ViT's final norm).
+        self._block_norms.update(id(p) for m in block.modules() if isinstance(m, nn.LayerNorm) for p in m.parameters())
+        self.add(block, 'block_input', 'meta', HSTMetaToken(spec.channels(block)))
+        tap = HSTTap(keep=any(index in group for group in self.groups))
+        self.add(block, 'mlp_residual', 'tap', tap)
+        self.taps.append(tap)
+
+    def trains_upstream(self, name, param):
+        return id(param) in self._block_norms
+
+    def backbone_forward(self, forward, *args, **kwargs):
+        """Run the ViT (its taps record the meta tokens and maps), then the side network on the raw image.
+
+        The ViT's own outputs are discarded: the backbone returns the side network's tuple (see
+        :meth:`HSTSideNetwork.forward`).
+        """
+        images = args[0] if args else next(iter(kwargs.values()))
+        forward(*args, **kwargs)
+        return self.side(images, [tap.pop() for tap in self.taps])
+
+    @staticmethod
+    def parameter_counts(vit_channels: int, num_vit_blocks: int, embed_dims: Sequence[int] = (32, 48, 64, 72),
+                         depths: Sequence[int] = (3, 3, 3, 3), mlp_ratio: float = 4.,
+                         in_channels: int = 3) -> Dict[str, int]:
+        """Trainable parameters by part, in closed form (D = ViT width, L = ViT blocks, C_s / d_s per stage,
+        h_s = int(C_s * mlp_ratio)):
+
+        - ``meta_tokens``: L * D;
+        - ``vit_block_norms`` (upstream, unfrozen): 4 * D * L (two LayerNorms per block);
+        - ``bridges``: sum_s (D * C_s + C_s + 2 * C_s * d_s) (shared Linear + one LayerNorm per side block);
+        - ``stem``: 9 * in_channels * C_1 + 2 * C_1 (conv, BN) + 4 * C_1^2 + C_1 + 2 * C_1 (conv 2x2, LN);
+        - ``patch_embeds``: sum_{s>1} (9 * C_{s-1} * C_s + 3 * C_s) (conv 3x3 with bias, LN);
+        - ``side_blocks``: sum_s d_s * (4 C_s^2 + 4 C_s (attention) + 4 C_s (norms) + 2 C_s h_s + h_s + C_s (FFN));
+        - ``stage_norms``: sum_s 2 * C_s.
+
+        ``out_type`` does not change it (the pooled BatchNorm1d has no affine parameters); no classifier head in it.
+        """
+        vit_block_groups(num_vit_blocks, depths)  # validates
+        hidden = [int(c * mlp_ratio) for c in embed_dims]
+        first = embed_dims[0]
+        return dict(
+            meta_tokens=num_vit_blocks * vit_channels,
+            vit_block_norms=4 * vit_channels * num_vit_blocks,
+            bridges=sum(vit_channels * c + c + 2 * c * d for c, d in zip(embed_dims, depths)),
+            stem=9 * in_channels * first + 2 * first + 4 * first * first + 3 * first,
+            patch_embeds=sum(9 * cin * c + 3 * c for cin, c in zip(embed_dims[:-1], embed_dims[1:])),
+            side_blocks=sum(d * (4 * c * c + 8 * c + 2 * c * h + h + c) for c, d, h in zip(embed_dims, depths, hidden)),
+            stage_norms=sum(2 * c for c in embed_dims))
+
+    @staticmethod
+    def num_parameters(vit_channels: int, num_vit_blocks: int, **kwargs) -> int:
+        """Total trainable backbone parameters (:meth:`parameter_counts` summed): 764,840 for ViT-B (D 768, L 12)
+        and 896,936 for ViT-L (D 1024, L 24) with the default side network."""
+        return sum(HST.parameter_counts(vit_channels, num_vit_blocks, **kwargs).values())
