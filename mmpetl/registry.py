@@ -7,9 +7,11 @@ mmrotate) can name an mmpetl module as ``type='mmpetl.<Name>'`` without ``custom
 ``PETL_METHODS`` is mmpetl's own root: the parameter-efficient methods that :func:`mmpetl.models.PETLBackbone` attaches
 to an upstream backbone (``method=dict(type='Mona')``).
 """
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mmpetl.models'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['mmpetl.engine'])
 
 PETL_METHODS = Registry('petl method', scope='mmpetl', locations=['mmpetl.models.methods'])

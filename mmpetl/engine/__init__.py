@@ -1,0 +1,1 @@
+"""mmpetl's hooks (registered in ``mmpetl.registry.HOOKS``)."""
