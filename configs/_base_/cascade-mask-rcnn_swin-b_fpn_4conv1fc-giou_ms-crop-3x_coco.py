@@ -3,7 +3,10 @@
 # position tables and norms), 36 epochs with steps at 27/33, 500-iteration linear warm-up, total batch 16 (8x2).
 # Heads and pipeline come from mmdet's own config of that recipe (the ConvNeXt one); only the backbone differs.
 # A PETL config inherits this file and sets `model.backbone.method`.
-_base_ = 'mmdet::convnext/cascade-mask-rcnn_convnext-t-p4-w7_fpn_4conv1fc-giou_amp-ms-crop-3x_coco.py'
+_base_ = [
+    'mmdet::convnext/cascade-mask-rcnn_convnext-t-p4-w7_fpn_4conv1fc-giou_amp-ms-crop-3x_coco.py',
+    './petl_runtime.py',
+]
 
 custom_imports = dict(imports=[], allow_failed_imports=False)  # the ConvNeXt parent imports mmpretrain: not needed
 

@@ -1,0 +1,32 @@
+"""Every config under configs/ builds its model with the real registries (a config that does not build fails CI)."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import MODELS, init_default_scope
+
+from conftest import ROOT
+
+CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+                 if '/_base_/' not in p)
+
+
+def test_there_are_configs_for_every_method():
+    methods = {osp.basename(osp.dirname(p)) for p in CONFIGS}
+    assert {'mona', 'e3va', 'hst', 'full', 'fixed', 'bitfit', 'lntune', 'partial1', 'adapter', 'lora', 'adaptformer',
+            'lorand'} <= methods
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, osp.join(ROOT, 'configs')))
+def test_config_builds_its_model(path):
+    cfg = Config.fromfile(path)
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model)
+    backbone = model.backbone
+    method = cfg.model.backbone.method['type']
+    assert type(backbone).__name__.startswith('PETL'), 'the backbone is not a PETL backbone'
+    assert type(backbone.petl_method).__name__ == method
+    method_dir = osp.basename(osp.dirname(path))
+    if method_dir != 'demo':
+        assert method.lower() == method_dir, f'a {method} config in configs/{method_dir}/'
