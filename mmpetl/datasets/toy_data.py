@@ -8,8 +8,8 @@ colours on a noisy background. The writers lay them out as the upstream datasets
   background, the ADE20K convention for ``reduce_zero_label=True`` (mmseg ``ADE20KDataset``);
 - :func:`make_toy_voc` — ``VOC2007/{JPEGImages,Annotations,ImageSets/Main}`` with one xml per image (mmdet
   ``VOCDataset``);
-- :func:`make_toy_dota` — ``{trainval,test}/{images,labelTxt}`` with rotated rectangles as 8 corner coordinates, the
-  class name and the difficulty (mmrotate ``DOTADataset``);
+- :func:`make_toy_dota` — ``{trainval,test}/{images,annfiles}`` (the layout of mmrotate's DOTA split tool) with
+  rotated rectangles as 8 corner coordinates, the class name and the difficulty (mmrotate ``DOTADataset``);
 - :func:`make_toy_imagenet` — ``{train,val}/<class>/*.png`` class folders (mmpretrain ``CustomDataset``).
 """
 import json
@@ -157,7 +157,7 @@ def make_toy_voc(root: str, num_trainval: int = 16, num_test: int = 8, size: int
 
 def make_toy_dota(root: str, num_trainval: int = 16, num_test: int = 8, size: int = 128, max_objects: int = 3,
                   seed: int = 0) -> None:
-    """DOTA-v1.0-style oriented detection: ``{trainval,test}/images/*.png`` and ``{trainval,test}/labelTxt/*.txt``
+    """DOTA-v1.0-style oriented detection: ``{trainval,test}/images/*.png`` and ``{trainval,test}/annfiles/*.txt``
     with one line ``x1 y1 x2 y2 x3 y3 x4 y4 class difficulty`` per rotated rectangle (every shape is annotated by
     its minimum-area rotated rectangle, as DOTA annotates objects)."""
     rng = np.random.default_rng(seed)
@@ -172,7 +172,7 @@ def make_toy_dota(root: str, num_trainval: int = 16, num_test: int = 8, size: in
                 corners = cv2.boxPoints(cv2.minAreaRect(obj['polygon'].astype(np.float32)))
                 coords = ' '.join(f'{v:.1f}' for v in corners.reshape(-1))
                 lines.append(f'{coords} {TOY_CLASSES[obj["label"]]} 0')
-            _write_lines(osp.join(root, split, 'labelTxt', name + '.txt'), lines)
+            _write_lines(osp.join(root, split, 'annfiles', name + '.txt'), lines)
 
 
 def make_toy_imagenet(root: str, num_train: int = 8, num_val: int = 4, size: int = 64, seed: int = 0) -> None:
