@@ -196,7 +196,7 @@ def test_dota_oriented_detection(method, toy, tmp_path):
 
 @pytest.mark.parametrize('method', ['Mona', 'E3VA', 'HST'])
 def test_classification(method, toy, tmp_path):
-    pattern = 'vit-b16-{m}_1xb64-100e_vtab1k-dtd.py' if method == 'HST' else 'swin-l-{m}_16xb2-100e_flowers102.py'
+    pattern = 'vit-b16-{m}_2xb32-100e_vtab1k-dtd.py' if method == 'HST' else 'swin-l-{m}_16xb2-100e_flowers102.py'
     cfg = config(method, pattern)
     channels = shrink_backbone(cfg, method)
     cfg.model.head.update(num_classes=len(TOY_CLASSES), in_channels=channels[-1])
