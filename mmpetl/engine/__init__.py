@@ -1,1 +1,9 @@
-"""mmpetl's hooks (registered in ``mmpetl.registry.HOOKS``)."""
+"""mmpetl's training machinery: hooks (registered in ``mmpetl.registry.HOOKS``, so configs name them
+``type='mmpetl.<Hook>'``) and the runner set-up shared by ``tools/``."""
+from .hooks import DeltaCheckpointHook, ParameterReportHook, RNGStateHook
+from .runner_setup import SUPPORTED_SCOPES, build_model, register_scope_modules, setup_cpu_distributed
+
+__all__ = [
+    'DeltaCheckpointHook', 'ParameterReportHook', 'RNGStateHook', 'SUPPORTED_SCOPES', 'build_model',
+    'register_scope_modules', 'setup_cpu_distributed'
+]

@@ -14,21 +14,36 @@ names that start with the method's name (``stages.0.blocks.0.mona_attn.down_proj
 settled here, at construction time, because DDP wraps the model before ``train()`` or ``init_weights()`` run.
 """
 import copy
-from typing import List
+from typing import List, Sequence, Tuple
 
 from torch import nn
 
 from ..registry import MODELS, PETL_METHODS
+from ..utils.checkpoint import DEFAULT_EXPECTED_MISSING, PretrainedLoadCheck
 from .blocks import class_path, petl_subclass, supported_blocks
 from .methods.base import BasePETLMethod, PETLModule
 
 
 class PETLBackboneMixin:
-    """Mixed in front of the upstream backbone class; ``petl_method`` is the attached :class:`BasePETLMethod`."""
+    """Mixed in front of the upstream backbone class; ``petl_method`` is the attached :class:`BasePETLMethod`.
+
+    ``petl_min_loaded_share`` and ``petl_expected_missing`` configure the pretrained-weight check of
+    :meth:`init_weights` (see :func:`PETLBackbone`).
+    """
     petl_method: BasePETLMethod
+    petl_min_loaded_share: float = 1.0
+    petl_expected_missing: Tuple[str, ...] = DEFAULT_EXPECTED_MISSING
 
     def init_weights(self):
-        super().init_weights()
+        # Upstream inits load Pretrained checkpoints with strict=False and only warn: check what was loaded.
+        inserted = {id(p) for module in self.modules() if isinstance(module, PETLModule) for p in module.parameters()}
+        upstream_params = {n: tuple(p.shape) for n, p in self.named_parameters() if id(p) not in inserted}
+        upstream_cls = type(self).__bases__[1]  # PETL<Upstream> derives from (PETLBackboneMixin, Upstream)
+        upstream = f"{upstream_cls.__module__.split('.')[0]}.{upstream_cls.__name__}"
+        with PretrainedLoadCheck(self, upstream_params, self.petl_min_loaded_share, self.petl_expected_missing,
+                                 upstream) as load_check:
+            super().init_weights()
+        load_check.check()
         # The upstream init (e.g. mmdet's Swin: trunc_normal_ on every nn.Linear below it) also hits the inserted
         # modules; give them their own initialisation back.
         for module in self.modules():
@@ -53,7 +68,9 @@ def build_method(method: dict) -> BasePETLMethod:
     if method_type not in available_methods():
         raise ValueError(f'PETLBackbone: unknown PETL method {method_type!r}. '
                          f'Valid choices: {", ".join(available_methods())}')
-    return PETL_METHODS.build(method)
+    # Not PETL_METHODS.build(): with a downstream default scope (mmdet, ...) mmengine would look for that scope in
+    # this registry tree first and warn.
+    return PETL_METHODS.get(method_type)(**{k: v for k, v in method.items() if k != 'type'})
 
 
 def build_upstream(backbone: dict) -> nn.Module:
@@ -75,12 +92,19 @@ def build_upstream(backbone: dict) -> nn.Module:
 
 
 @MODELS.register_module()
-def PETLBackbone(backbone: dict, method: dict) -> nn.Module:
+def PETLBackbone(backbone: dict, method: dict, min_loaded_share: float = 1.0,
+                 expected_missing: Sequence[str] = DEFAULT_EXPECTED_MISSING) -> nn.Module:
     """Build ``backbone`` from its upstream library and attach the PETL ``method`` to it.
 
     Args:
         backbone (dict): the upstream backbone config, with its scope (``type='mmdet.SwinTransformer'``).
         method (dict): the method config, ``type`` one of :func:`available_methods` (``dict(type='Mona')``).
+        min_loaded_share (float): when ``init_weights()`` loads a Pretrained ``init_cfg``, the smallest share of the
+            upstream parameter tensors (all but the method's inserted ones) it must load, else it raises naming the
+            missing keys and the likely cause. 1.0 (default): all of them.
+        expected_missing (Sequence[str]): regexes (matched at the start of backbone-relative names) of upstream
+            tensors that pretrained checkpoints do not hold and that are not counted: by default the per-stage
+            output norms ``norm0``..``norm3`` that the dense-prediction Swins add.
 
     Returns:
         nn.Module: the upstream backbone, now of class ``PETL<UpstreamClass>``, with ``requires_grad`` set.
@@ -88,6 +112,8 @@ def PETLBackbone(backbone: dict, method: dict) -> nn.Module:
     Raises:
         ValueError: unknown method, a backbone the method cannot attach to, or nothing left to train.
     """
+    if not 0.0 <= min_loaded_share <= 1.0:
+        raise ValueError(f'PETLBackbone: min_loaded_share must be in [0, 1]; got {min_loaded_share!r}')
     petl_method = build_method(method)
     model = build_upstream(backbone)
     upstream_name = f'{type(model).__module__.split(".")[0]}.{type(model).__name__}'
@@ -98,6 +124,8 @@ def PETLBackbone(backbone: dict, method: dict) -> nn.Module:
     petl_method.attach(model)
     model.__class__ = petl_subclass(PETLBackboneMixin, type(model))
     model.petl_method = petl_method
+    model.petl_min_loaded_share = min_loaded_share
+    model.petl_expected_missing = tuple(expected_missing)
 
     inserted = {id(p) for _, module in petl_method.inserted for p in module.parameters()}
     for name, param in model.named_parameters():

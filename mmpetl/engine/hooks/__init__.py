@@ -1,0 +1,5 @@
+from .delta_checkpoint_hook import DeltaCheckpointHook
+from .param_report_hook import ParameterReportHook
+from .rng_state_hook import RNGStateHook
+
+__all__ = ['DeltaCheckpointHook', 'ParameterReportHook', 'RNGStateHook']

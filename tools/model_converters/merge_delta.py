@@ -1,0 +1,76 @@
+"""Merge a delta checkpoint back into a full checkpoint, optionally folding LoRA into the upstream weights.
+
+Builds the config's model, loads the frozen base through the backbone's ``init_cfg`` (the pretrained checkpoint),
+checks the delta's base fingerprint, loads the delta on top and writes the whole state dict. The result loads into
+the PETL config like any full checkpoint (tools/test.py, mmdet's init_detector, ...).
+
+With ``--fold-lora`` (method LoRA only) the low-rank updates are added to the qkv weights (``W + scaling * B A`` on
+the q and v thirds, exact up to float rounding) and the LoRA tensors dropped: the result loads into the plain
+upstream model, whose config ``--plain-config`` writes (each mmpetl.PETLBackbone replaced by its upstream backbone).
+
+Examples:
+    python tools/model_converters/merge_delta.py CONFIG work_dirs/run/delta_epoch_36.pth merged.pth
+    python tools/model_converters/merge_delta.py configs/lora/cascade-mask-rcnn_swin-b-lora_fpn_3x_coco.py \\
+        delta.pth plain.pth --fold-lora --plain-config plain_config.py
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import Config, DictAction
+
+DELTA_HOOK_TYPES = ('mmpetl.DeltaCheckpointHook', 'DeltaCheckpointHook')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='the PETL config of the delta (its backbone init_cfg loads the base)')
+    parser.add_argument('delta', help='the delta checkpoint')
+    parser.add_argument('out', help='the full checkpoint to write')
+    parser.add_argument('--fold-lora', action='store_true',
+                        help='fold LoRA into the qkv weights and drop the LoRA tensors (method LoRA only)')
+    parser.add_argument('--plain-config', help='with --fold-lora: write the plain upstream config here')
+    parser.add_argument('--force', action='store_true', help='merge even when the base fingerprint differs')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override settings of the config')
+    args = parser.parse_args()
+    if args.plain_config and not args.fold_lora:
+        parser.error('--plain-config needs --fold-lora: without folding, the PETL modules stay in the checkpoint')
+    return args
+
+
+def main():
+    args = parse_args()
+    from mmengine.runner.checkpoint import save_checkpoint
+
+    from mmpetl.engine import build_model
+    from mmpetl.utils.delta import fold_lora, human_size, load_delta, plain_model_cfg
+
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    model = build_model(cfg)
+    delta = load_delta(model, args.delta, force=args.force)
+    state_dict = model.state_dict()
+    meta = {k: v for k, v in delta['meta'].items() if k != 'mmpetl_delta'}
+    meta.update(merged_from=osp.basename(args.delta), lora_folded=args.fold_lora)
+    if args.fold_lora:
+        try:
+            state_dict = fold_lora(model, state_dict)
+        except ValueError as err:
+            sys.exit(str(err))
+        cfg.model = plain_model_cfg(cfg.model)
+        cfg.custom_hooks = [h for h in cfg.get('custom_hooks', []) if h.get('type') not in DELTA_HOOK_TYPES]
+        meta['config'] = cfg.pretty_text
+        if args.plain_config:
+            cfg.dump(args.plain_config)
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    save_checkpoint(dict(meta=meta, state_dict=state_dict), args.out)
+    print(f'[merge_delta] {args.out}: {len(state_dict)} tensors, {human_size(osp.getsize(args.out))}'
+          + (', LoRA folded into the qkv weights' if args.fold_lora else '')
+          + (f'; plain config: {args.plain_config}' if args.plain_config else ''))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

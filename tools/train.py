@@ -1,0 +1,83 @@
+"""Train a model of any of the four downstream libraries (mmdet, mmseg, mmpretrain, mmrotate) from an mmpetl config.
+
+The arguments are those of mmdet 3.3's tools/train.py. The config's ``default_scope`` says which library's modules
+to register (mmrotate: mmdet's too); the Runner is built from the config (``runner_type`` if set). Without CUDA,
+``--launcher pytorch`` runs on the CPU with gloo (see mmpetl.engine.setup_cpu_distributed).
+
+Examples:
+    python tools/train.py configs/mona/cascade-mask-rcnn_swin-b-mona_fpn_3x_coco.py
+    python tools/train.py CONFIG --work-dir work_dirs/run1 --resume                # resume from the latest checkpoint
+    python tools/train.py CONFIG --cfg-options train_dataloader.batch_size=4 --amp
+    bash tools/dist_train.sh CONFIG 8                                              # 8 GPUs, torchrun
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import Config, DictAction
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models (default: ./work_dirs/<config name>)')
+    parser.add_argument('--amp', action='store_true', default=False, help='enable automatic-mixed-precision training')
+    parser.add_argument('--auto-scale-lr', action='store_true', help='enable automatically scaling LR')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from this checkpoint; without a path, from the latest checkpoint in the work '
+                        'directory (a full checkpoint: a delta holds no optimizer state)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of the config, xxx=yyy pairs merged into it; lists as key="[a,b]"')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank; torchrun sets LOCAL_RANK.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main():
+    args = parse_args()
+    # the heavy imports after argparse, so that --help answers at once
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    from mmpetl.engine import register_scope_modules, setup_cpu_distributed
+
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    register_scope_modules(cfg)
+    setup_cpu_distributed(cfg, args.launcher)
+
+    # work_dir: CLI > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.auto_scale_lr:
+        if 'enable' not in cfg.get('auto_scale_lr', {}) or 'base_batch_size' not in cfg.auto_scale_lr:
+            sys.exit('--auto-scale-lr needs auto_scale_lr = dict(enable=..., base_batch_size=...) in the config')
+        cfg.auto_scale_lr.enable = True
+
+    # resume from a given checkpoint > auto-resume from the work directory
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
