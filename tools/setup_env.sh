@@ -99,8 +99,11 @@ fi
 
 # 6. The OpenMMLab libraries and the test tools, then mmpetl itself
 step "installing the pinned OpenMMLab stack"
-grep -vE '^(torch|torchvision|mmcv|setuptools)[=<>]' "$PINS" | grep -vE '^\s*(#|$)' >"$VENV/requirements.txt"
+grep -vE '^(torch|torchvision|mmcv|setuptools|openmim)[=<>]' "$PINS" | grep -vE '^\s*(#|$)' >"$VENV/requirements.txt"
 pip_install -c "$CONSTRAINTS" -r "$VENV/requirements.txt" || fail "OpenMMLab stack" "read the log above: no network to PyPI, or a version conflict with your torch"
+pip_install --no-deps "openmim==$(pin openmim)" \
+    && pip_install -c "$CONSTRAINTS" click colorama model-index pandas requests rich tabulate \
+    || fail openmim "pip install --no-deps openmim==$(pin openmim), then its dependencies listed in requirements/pins.txt"
 pip_install --no-deps --no-build-isolation -e "$ROOT" || fail "mmpetl" "pip install -e . failed; see the log"
 "$VPY" -c 'import mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, mmrotate.models, mmpetl.models' >>"$LOG" 2>&1 \
     || fail "import check" "an OpenMMLab package does not import; see the log and README 'Known breakages'"
