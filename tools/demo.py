@@ -1,7 +1,9 @@
 """The demo: train Mona on a small Swin (Cascade Mask R-CNN) on toy COCO data on the CPU, then evaluate it.
 
 Generates the toy dataset if it is missing, trains with mmengine's Runner for the config's iterations, prints the
-trainable/total parameter summary and the final COCO bbox/segm mAP (mmdet's CocoMetric). About 5 minutes on 2 cores.
+trainable/total parameter summary and the final COCO bbox/segm mAP (mmdet's CocoMetric), and saves a picture of the
+model's predictions on a few val images, drawn by mmdet's DetLocalVisualizer (<work-dir>/predictions.png: ground
+truth on the left of each pair, predictions on the right). About 5 minutes on 2 cores.
 
 Example:
     python tools/demo.py                      # what `make demo` runs
@@ -10,6 +12,8 @@ Example:
 import argparse
 import os.path as osp
 import sys
+
+import numpy as np
 
 from mmengine.config import Config
 from mmengine.hooks import Hook
@@ -32,7 +36,33 @@ def parse_args():
     parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs/demo'), help='logs and checkpoints')
     parser.add_argument('--data-root', default=osp.join(ROOT, 'data/toy_coco'), help='toy COCO data (made if absent)')
     parser.add_argument('--max-iters', type=int, help='override the number of training iterations')
+    parser.add_argument('--num-vis', type=int, default=4, help='val images in the prediction picture (default 4)')
+    parser.add_argument('--score-thr', type=float, default=0.3, help='drawn predictions score at least this')
     return parser.parse_args()
+
+
+def save_predictions(runner, out_file: str, num_images: int, score_thr: float) -> str:
+    """Draw ground truth and predictions of the first ``num_images`` val images with mmdet's DetLocalVisualizer
+    (each image as a pair: ground truth left, prediction right), stack the pairs in one picture, and write it."""
+    import mmcv
+    from mmdet.visualization import DetLocalVisualizer
+    visualizer = DetLocalVisualizer.get_instance('mmpetl_demo_predictions')
+    visualizer.dataset_meta = runner.val_dataloader.dataset.metainfo
+    runner.model.eval()
+    pairs = []
+    for batch in runner.val_dataloader:
+        for sample in runner.model.test_step(batch):
+            image = mmcv.imread(sample.img_path, channel_order='rgb')
+            visualizer.add_datasample(osp.basename(sample.img_path), image, sample, draw_gt=True, draw_pred=True,
+                                      pred_score_thr=score_thr)
+            pairs.append(visualizer.get_image())
+        if len(pairs) >= num_images:
+            break
+    pairs = pairs[:num_images]
+    width = max(pair.shape[1] for pair in pairs)
+    rows = [np.pad(pair, ((0, 4), (0, width - pair.shape[1]), (0, 0)), constant_values=255) for pair in pairs]
+    mmcv.imwrite(np.concatenate(rows)[..., ::-1], out_file)  # RGB -> BGR for OpenCV
+    return out_file
 
 
 def main():
@@ -62,9 +92,13 @@ def main():
     metrics = final_metrics.metrics
     print('\n[demo] parameters (Mona trains in the backbone; neck and heads train as usual):')
     print(format_parameter_summary(parameter_summary(runner.model)))
-    print(f'\n[demo] after {cfg.train_cfg.max_iters} iterations, on {len(runner.val_dataloader.dataset)} toy val images:')
+    num_val = len(runner.val_dataloader.dataset)
+    print(f'\n[demo] after {cfg.train_cfg.max_iters} iterations, on {num_val} toy val images:')
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50'):
         print(f'  {key:18s} {metrics.get(key, float("nan")):.3f}')
+    picture = save_predictions(runner, osp.join(args.work_dir, 'predictions.png'), args.num_vis, args.score_thr)
+    print(f'[demo] predictions (score >= {args.score_thr}) on {args.num_vis} val images, ground truth left, '
+          f'prediction right: {picture}')
     print(f'[demo] logs and checkpoint: {args.work_dir}')
     return 0
 

@@ -7,6 +7,12 @@ residual::
     x = x + mlp(norm2(x));  x = mona_mlp(x)
 
 Parameters per adapter: 133*C + 9728 for bottleneck 64 (see :meth:`MonaAdapter.num_parameters`); Swin-B: 3,667,456.
+
+By default the adapter computes the same function more cheaply (``fused=True``): the three depthwise convolutions and
+the identity run as one re-parameterised 7x7 depthwise convolution on a channels-last view (:class:`MonaConv`), and
+the scaled norm and down-projection keep only their input for backward (:class:`ScaledNormDown`). The trained
+parameters, their names and count are those of the reference; ``dict(type='Mona', fused=False)`` runs the reference
+formulation. Measured in ``docs/benchmark.md``.
 """
 from typing import Tuple
 
@@ -20,25 +26,105 @@ from .base import BasePETLMethod, PETLModule
 
 
 class MonaConv(nn.Module):
-    """The multi-cognitive convolution: depthwise 3x3, 5x5 and 7x7 averaged plus identity, then a 1x1 projector.
+    """The multi-cognitive convolution: depthwise 3x3, 5x5 and 7x7 averaged plus identity, then a 1x1 projector
+    with a residual::
 
-    Input and output: (B, C, H, W).
+        y = (dw3(x) + dw5(x) + dw7(x)) / 3 + x;   out = y + projector(y)          x, out: (B, C, H, W)
+
+    The trained parameters are ``dw3``, ``dw5``, ``dw7`` and ``projector`` (checkpoints and counts are those of the
+    reference). By default (``fused=True``) the forward is re-parameterised, exactly: the three depthwise kernels and
+    the identity are one 7x7 depthwise kernel ``(pad(k3) + pad(k5) + k7) / 3 + delta`` with bias
+    ``(b3 + b5 + b7) / 3``, and ``y + projector(y)`` is one 1x1 convolution with kernel ``P + I``. Both kernels are
+    built from the parameters at every call, so the gradients reach the three kernels as in the reference, while one
+    depthwise convolution runs instead of three and no (B, C, H, W) sum or residual is materialised. It is fastest on
+    a channels-last input, which is what :class:`MonaAdapter` passes (a free view of its (B, N, C) tokens).
+    ``fused=False`` runs the reference formulation (three convolutions), for comparison.
+
+    Args:
+        channels (int): C.
+        fused (bool): use the re-parameterised forward (True) or the reference formulation (False).
     """
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, fused: bool = True):
         super().__init__()
+        self.fused = fused
         self.dw3 = nn.Conv2d(channels, channels, 3, padding=1, groups=channels)
         self.dw5 = nn.Conv2d(channels, channels, 5, padding=2, groups=channels)
         self.dw7 = nn.Conv2d(channels, channels, 7, padding=3, groups=channels)
         self.projector = nn.Conv2d(channels, channels, 1)
 
+    def merged_kernels(self) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The re-parameterised kernels, differentiable w.r.t. the trained ones.
+
+        Returns:
+            tuple: depthwise weight (C, 1, 7, 7) and bias (C,), then projector weight (C, C, 1, 1) with the identity
+            added and its bias (C,).
+        """
+        depthwise = (F.pad(self.dw3.weight, (2, 2, 2, 2)) + F.pad(self.dw5.weight, (1, 1, 1, 1)) + self.dw7.weight) / 3
+        depthwise = depthwise + F.pad(depthwise.new_ones(1, 1, 1, 1), (3, 3, 3, 3))  # + x: a 1 at the centre
+        depthwise_bias = (self.dw3.bias + self.dw5.bias + self.dw7.bias) / 3
+        channels = self.projector.out_channels
+        identity = torch.eye(channels, dtype=depthwise.dtype, device=depthwise.device).view(channels, channels, 1, 1)
+        return depthwise, depthwise_bias, self.projector.weight + identity, self.projector.bias
+
     def forward(self, x: Tensor) -> Tensor:
-        x = (self.dw3(x) + self.dw5(x) + self.dw7(x)) / 3.0 + x
-        return x + self.projector(x)
+        """x: (B, C, H, W) -> (B, C, H, W), in the memory format of x."""
+        if not self.fused:
+            x = (self.dw3(x) + self.dw5(x) + self.dw7(x)) / 3.0 + x
+            return x + self.projector(x)
+        depthwise, depthwise_bias, projector, projector_bias = self.merged_kernels()
+        y = F.conv2d(x, depthwise, depthwise_bias, padding=3, groups=depthwise.shape[0])
+        return F.conv2d(y, projector, projector_bias)
 
     def reset_parameters(self) -> None:
         for conv in (self.dw3, self.dw5, self.dw7, self.projector):
             conv.reset_parameters()  # the reference keeps PyTorch's default conv init
+
+
+class ScaledNormDown(torch.autograd.Function):
+    """``down_proj(LayerNorm(x) * gamma + x * gammax)`` that keeps only x and the norm's statistics for backward.
+
+    Autograd on the plain expression keeps two (B, N, C) tensors per adapter besides x: ``LayerNorm(x)`` (for the
+    gradient of gamma) and the scaled norm ``x'`` (for the down-projection's weight gradient). Here gamma is folded
+    into the norm's affine (``x' = x_hat * (w * gamma) + b * gamma + x * gammax``) and backward recomputes ``x_hat``
+    and ``x'`` from x, mean and rstd (elementwise work; no matmul is repeated). Backward computes in x's dtype, so
+    it also runs under autocast (the forward's linear may be half precision).
+
+    Inputs: x (B, N, C); norm weight, norm bias, gamma, gammax (C,); down weight (D, C), bias (D,); eps.
+    Output: (B, N, D).
+    """
+
+    @staticmethod
+    def forward(ctx, x, norm_weight, norm_bias, gamma, gammax, weight, bias, eps):
+        normed, mean, rstd = torch.native_layer_norm(x, x.shape[-1:], None, None, eps)
+        scaled = torch.addcmul(normed * (norm_weight * gamma) + norm_bias * gamma, x, gammax)
+        ctx.save_for_backward(x, mean, rstd, norm_weight, norm_bias, gamma, gammax, weight)
+        return F.linear(scaled, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, mean, rstd, norm_weight, norm_bias, gamma, gammax, weight = ctx.saved_tensors
+        normed = (x - mean) * rstd
+        scale = norm_weight * gamma
+        grad_out = grad_out.to(x.dtype)
+        tokens = grad_out.reshape(-1, grad_out.shape[-1])  # (B*N, D)
+        grad_scaled = grad_out @ weight.to(x.dtype)  # (B, N, C)
+        grad_weight = grad_bias = None
+        if ctx.needs_input_grad[5]:
+            scaled = torch.addcmul(normed * scale + norm_bias * gamma, x, gammax)
+            grad_weight = (tokens.t() @ scaled.reshape(-1, scaled.shape[-1])).to(weight.dtype)
+        if ctx.needs_input_grad[6]:
+            grad_bias = tokens.sum(0).to(weight.dtype)
+        flat = grad_scaled.reshape(-1, grad_scaled.shape[-1])
+        grad_scale = (flat * normed.reshape(flat.shape)).sum(0)  # d/d(w * gamma)
+        grad_shift = flat.sum(0)  # d/d(b * gamma)
+        grad_gammax = (flat * x.reshape(flat.shape)).sum(0)
+        # LayerNorm input gradient for the upstream gradient g = grad_scaled * scale, plus the gammax path.
+        g = grad_scaled * scale
+        grad_x = rstd * (g - g.mean(-1, keepdim=True) - normed * (g * normed).mean(-1, keepdim=True))
+        grad_x = grad_x + grad_scaled * gammax
+        return (grad_x, grad_scale * gamma, grad_shift * gamma, grad_scale * norm_weight + grad_shift * norm_bias,
+                grad_gammax, grad_weight, grad_bias, None)
 
 
 class MonaAdapter(PETLModule):
@@ -47,19 +133,26 @@ class MonaAdapter(PETLModule):
     ``x' = LayerNorm(x) * gamma + x * gammax`` (gamma = 1e-6, gammax = 1 at init, so x' ~ x), then
     down-projection C -> bottleneck, :class:`MonaConv` on the grid, GELU, dropout, up-projection, residual on ``x``.
 
+    With ``fused=True`` (default) the same function is computed with less memory and time: the scaled norm and the
+    down-projection are one :class:`ScaledNormDown` (two fewer (B, N, C) tensors kept for backward) and
+    :class:`MonaConv` runs its re-parameterised kernels on a channels-last view. ``fused=False`` is the reference
+    formulation, for comparison. Parameters and their names are the same either way.
+
     Args:
         channels (int): C.
         bottleneck (int): width of the adapter (64 in every reference config).
         dropout (float): dropout after the GELU.
+        fused (bool): the memory- and time-lean computation (True) or the reference formulation (False).
     """
 
-    def __init__(self, channels: int, bottleneck: int = 64, dropout: float = 0.1):
+    def __init__(self, channels: int, bottleneck: int = 64, dropout: float = 0.1, fused: bool = True):
         super().__init__()
+        self.fused = fused
         self.norm = nn.LayerNorm(channels)
         self.gamma = nn.Parameter(torch.full((channels,), 1e-6))
         self.gammax = nn.Parameter(torch.ones(channels))
         self.down_proj = nn.Linear(channels, bottleneck)
-        self.conv = MonaConv(bottleneck)
+        self.conv = MonaConv(bottleneck, fused=fused)
         self.dropout = nn.Dropout(dropout)
         self.up_proj = nn.Linear(bottleneck, channels)
         self.init_weights()
@@ -91,8 +184,14 @@ class MonaAdapter(PETLModule):
         num_prefix = N - H * W
         if num_prefix < 0:
             raise ValueError(f'MonaAdapter: {N} tokens cannot hold the patch grid {H}x{W}')
-        z = self.down_proj(self.norm(x) * self.gamma + x * self.gammax)
+        if self.fused:
+            z = ScaledNormDown.apply(x, self.norm.weight, self.norm.bias, self.gamma, self.gammax,
+                                     self.down_proj.weight, self.down_proj.bias, self.norm.eps)
+        else:
+            z = self.down_proj(self.norm(x) * self.gamma + x * self.gammax)
         prefix, patches = z[:, :num_prefix], z[:, num_prefix:]
+        # (B, P, D) -> (B, D, H, W): a view with channels-last strides (no copy); the convolutions keep that layout
+        # and the way back is a view again.
         patches = self.conv(patches.transpose(1, 2).reshape(B, -1, H, W)).flatten(2).transpose(1, 2)
         z = torch.cat([prefix, patches], dim=1) if num_prefix else patches
         return x + self.up_proj(self.dropout(F.gelu(z)))
@@ -105,14 +204,17 @@ class Mona(BasePETLMethod):
     Args:
         bottleneck (int): adapter width (64).
         dropout (float): adapter dropout (0.1).
+        fused (bool): the memory- and time-lean computation (default) or the reference formulation (False); the
+            same function and the same parameters (see :class:`MonaAdapter`).
     """
 
-    def __init__(self, bottleneck: int = 64, dropout: float = 0.1):
+    def __init__(self, bottleneck: int = 64, dropout: float = 0.1, fused: bool = True):
         super().__init__(name='mona')
         self.bottleneck = bottleneck
         self.dropout = dropout
+        self.fused = fused
 
     def attach_block(self, name, block, spec, index):
         channels = spec.channels(block)
-        self.add(block, 'attn_residual', 'attn', MonaAdapter(channels, self.bottleneck, self.dropout))
-        self.add(block, 'mlp_residual', 'mlp', MonaAdapter(channels, self.bottleneck, self.dropout))
+        self.add(block, 'attn_residual', 'attn', MonaAdapter(channels, self.bottleneck, self.dropout, self.fused))
+        self.add(block, 'mlp_residual', 'mlp', MonaAdapter(channels, self.bottleneck, self.dropout, self.fused))

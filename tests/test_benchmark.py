@@ -1,0 +1,153 @@
+"""The benchmark's measuring functions (mmpetl/utils/benchmark.py) and its tool, on the demo's small Swin detector.
+
+No timed assertion: times are only checked to be positive.
+"""
+import importlib.util
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from mmpetl.models import PETLBackbone
+from mmpetl.utils import benchmark, count_parameters
+
+from conftest import DEMO_CONFIG, ROOT
+
+TOOL = osp.join(ROOT, 'tools/analysis_tools/benchmark_petl.py')
+SIZE = 64  # the demo's Swin (embed 32, four stages) on a 64 x 64 image: 2 x 2 tokens in the last stage
+
+
+@pytest.fixture(scope='module')
+def result():
+    """One run: Full, Mona and E3VA, backbone alone and whole detector, one timed step each, no RSS processes."""
+    return benchmark.run_benchmark(DEMO_CONFIG, ['Mona', 'E3VA'], size=SIZE, steps=1, warmup=0, rss=False,
+                                   log=lambda message: None)
+
+
+def rows_of(result, part):
+    return {row['method']: row for row in result['rows'] if row['part'] == part}
+
+
+def test_saved_for_backward_counts_distinct_storages_and_every_pack():
+    x = torch.randn(1000, requires_grad=True)
+    _, saved = benchmark.saved_for_backward(lambda: (x * x).exp().sum())
+    # mul saves x twice (one storage, two packs); exp saves its output
+    assert saved == dict(saved_bytes=8000, packed_bytes=12000)
+    _, saved = benchmark.saved_for_backward(lambda: (x * x).exp().sum(), exclude=[x])
+    assert saved == dict(saved_bytes=4000, packed_bytes=12000)
+
+
+def test_flops_of_a_linear_forward_and_backward():
+    linear = nn.Linear(16, 8, bias=False)
+    x = torch.randn(4, 16, requires_grad=True)
+    # forward 2*4*16*8; backward: the same again for the input gradient and for the weight gradient
+    assert benchmark.count_flops(lambda: linear(x).sum().backward()) == 3 * 2 * 4 * 16 * 8
+
+
+def test_parse_method():
+    assert benchmark.parse_method('Mona') == dict(type='Mona')
+    assert benchmark.parse_method('Mona:fused=False,bottleneck=32') == dict(type='Mona', fused=False, bottleneck=32)
+    with pytest.raises(ValueError, match='key=value'):
+        benchmark.parse_method('Mona:fused')
+
+
+SMALL = {
+    'Swin': dict(type='mmdet.SwinTransformer', embed_dims=32, depths=(2, 2), num_heads=(1, 2), out_indices=(0, 1)),
+    'ViT': dict(type='mmpretrain.VisionTransformer', img_size=32, patch_size=8, out_type='featmap',
+                arch=dict(embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64)),
+}
+
+
+@pytest.mark.parametrize('backbone', list(SMALL))
+@pytest.mark.parametrize('method', ['Full', 'Fixed', 'BitFit', 'LNTune', 'Partial1', 'Adapter', 'AdaptFormer',
+                                    'LoRand', 'LoRA', 'Mona', 'Mona:bottleneck=16', 'E3VA', 'HST'])
+def test_documented_formula_equals_the_count(method, backbone):
+    try:
+        model = PETLBackbone(SMALL[backbone], benchmark.parse_method(method))
+    except ValueError:  # E3VA on a ViT, HST on a Swin
+        assert (method, backbone) in {('E3VA', 'ViT'), ('HST', 'Swin')}
+        return
+    formula = benchmark.documented_trainable(model, benchmark.parse_method(method))
+    assert formula == count_parameters(model)['trainable']
+
+
+def test_every_figure_is_measured_and_positive(result):
+    assert result['meta']['input'] == [1, 3, SIZE, SIZE]
+    for part in benchmark.PARTS:
+        rows = rows_of(result, part)
+        assert list(rows) == ['Full', 'Mona', 'E3VA']  # Full added, first
+        for row in rows.values():
+            assert row['status'] == 'ok'
+            assert row['trainable'] > 0 and row['total'] >= row['trainable']
+            assert row['formula'] == row['backbone_trainable']
+            assert row['saved_bytes'] > 0 and row['packed_bytes'] > 0 and row['flops'] > 0
+            assert row['step_time'] > 0 and len(row['step_times']) == 1 and row['step_cpu_time'] > 0
+
+
+def test_ratios_are_to_full_fine_tuning_of_the_same_part(result):
+    for part in benchmark.PARTS:
+        rows = rows_of(result, part)
+        for key in ('trainable', 'saved_bytes', 'flops', 'step_time', 'step_cpu_time'):
+            assert rows['Full'][f'{key}_ratio'] == 1.0
+            for row in rows.values():
+                assert row[f'{key}_ratio'] == pytest.approx(row[key] / rows['Full'][key])
+    backbone = rows_of(result, 'backbone')
+    assert backbone['E3VA']['saved_bytes'] < backbone['Full']['saved_bytes']
+    assert backbone['Mona']['trainable'] == backbone['Mona']['formula'] < backbone['Full']['trainable']
+    # the whole detector trains its neck and heads in every method
+    whole = rows_of(result, 'whole')
+    assert whole['E3VA']['trainable'] - backbone['E3VA']['trainable'] == \
+        whole['Full']['trainable'] - backbone['Full']['trainable']
+
+
+def test_a_method_that_does_not_apply_is_reported_not_applicable():
+    case = benchmark.Case(config=DEMO_CONFIG, method='HST', size=SIZE)
+    rows = benchmark.measure_method(case, rss=False, log=lambda message: None)
+    assert [row['status'] for row in rows] == ['n/a', 'n/a'] and 'plain ViT' in rows[0]['reason']
+
+
+def test_peak_rss_of_a_step_in_a_fresh_process():
+    case = benchmark.Case(config=DEMO_CONFIG, method='E3VA', size=SIZE)
+    peak = benchmark.rss_peak(case, 'backbone')
+    assert 'peak_error' not in peak, peak
+    assert peak['peak_bytes'] > 0 and peak['peak_step_increase'] >= 0
+
+
+def test_outputs(result, tmp_path):
+    markdown = benchmark.to_markdown(result)
+    assert '| Mona |' in markdown and '**whole model**' in markdown and '= formula' in markdown
+    benchmark.plot(result, str(tmp_path / 'plot.png'))
+    with open(tmp_path / 'plot.png', 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    json.dumps(benchmark.jsonable(result))
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location('benchmark_petl', TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+def test_tool_writes_markdown_json_and_png(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, 'argv', [
+        TOOL, DEMO_CONFIG, '--methods', 'E3VA', '--backbone-only', '--size', str(SIZE), '--steps', '1', '--warmup',
+        '0', '--no-rss', '--out-dir', str(tmp_path), '--name', 'run', '--override', 'model.backbone.backbone.depths='
+        '[2,2,2,2]'])
+    assert load_tool().main() == 0
+    assert '| E3VA |' in capsys.readouterr().out
+    with open(tmp_path / 'run.json') as f:
+        data = json.load(f)
+    assert [row['method'] for row in data['rows']] == ['Full', 'E3VA']
+    assert data['meta']['overrides'] == {'model.backbone.backbone.depths': [2, 2, 2, 2]}
+    assert (tmp_path / 'run.md').read_text().startswith('Input 1×3×64×64')
+    assert (tmp_path / 'run.png').stat().st_size > 0
+
+
+def test_tool_help():
+    out = subprocess.run([sys.executable, TOOL, '--help'], capture_output=True, text=True, check=True).stdout
+    assert '--mona-micro' in out and '--backbone-only' in out and 'saved for backward' in out
