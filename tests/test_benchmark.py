@@ -2,11 +2,13 @@
 
 No timed assertion: times are only checked to be positive.
 """
+import gc
 import importlib.util
 import json
 import os.path as osp
 import subprocess
 import sys
+import weakref
 
 import pytest
 import torch
@@ -39,6 +41,18 @@ def test_saved_for_backward_counts_distinct_storages_and_every_pack():
     assert saved == dict(saved_bytes=8000, packed_bytes=12000)
     _, saved = benchmark.saved_for_backward(lambda: (x * x).exp().sum(), exclude=[x])
     assert saved == dict(saved_bytes=4000, packed_bytes=12000)
+
+
+def test_saved_for_backward_keeps_the_graph_usable_and_frees_it():
+    x = torch.randn(100, requires_grad=True)
+    out, _ = benchmark.saved_for_backward(lambda: x.exp())  # exp saves its output
+    out.sum().backward()
+    assert torch.equal(x.grad, x.exp().detach())
+    out, _ = benchmark.saved_for_backward(lambda: x.exp())
+    freed = weakref.ref(out)
+    del out
+    gc.collect()
+    assert freed() is None  # no reference cycle through the saved output
 
 
 def test_flops_of_a_linear_forward_and_backward():

@@ -111,7 +111,9 @@ def saved_for_backward(fn: Callable[[], Any], exclude: Iterable[Tensor] = ()) ->
         key = (tensor.device, storage.data_ptr())
         if key not in excluded:
             storages.setdefault(key, storage)
-        return tensor
+        # Not the tensor itself: an op that saves its output (exp, softmax) would then hold, through its saved
+        # variable, the tensor whose grad_fn it is, a reference cycle autograd never frees (the whole graph leaks).
+        return tensor.detach()
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         output = fn()
