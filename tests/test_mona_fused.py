@@ -105,16 +105,58 @@ def test_scaled_norm_down_under_autocast():
 
 
 def test_fused_adapter_keeps_less_for_backward():
-    """Two (B, N, C) tensors fewer per adapter (LayerNorm(x) and the scaled norm x' are recomputed in backward), at
-    the price of the merged kernels (64 x 7 x 7 depthwise and 64 x 64 projector floats)."""
-    adapter = MonaAdapter(128)
+    """The fused adapter keeps its input x, the norm's statistics, the down-projection's output z and the dropout mask
+    (one byte per element), nothing else: LayerNorm(x) and x' are recomputed by ScaledNormDown, the convolution path,
+    GELU and up-projection from z by Recomputed. The reference keeps all of them."""
+    adapter = MonaAdapter(128)  # training mode, dropout 0.1
     reference = copy.deepcopy(adapter)
     reference.fused = reference.conv.fused = False
     x = torch.randn(2, 16 * 16, 128, requires_grad=True)
     exclude = [x, *adapter.parameters(), *reference.parameters()]
     _, fused = saved_for_backward(lambda: adapter(x, (16, 16)), exclude)
     _, plain = saved_for_backward(lambda: reference(x, (16, 16)), exclude)
-    assert plain['saved_bytes'] - fused['saved_bytes'] == 4 * (2 * x.numel() - 64 * 49 - 64 * 64)
+    tokens = 2 * 16 * 16
+    assert fused['saved_bytes'] == 4 * 2 * tokens + 4 * tokens * 64 + tokens * 64  # mean, rstd; z; mask
+    # the reference: LayerNorm(x) and x' (2 x C), then 5 bottleneck-wide tensors (z, the convolution's output, GELU's
+    # input, the dropout mask (a float on the CPU), the up-projection's input) besides the statistics
+    assert plain['saved_bytes'] >= 4 * 2 * tokens + 4 * tokens * (2 * 128 + 5 * 64)
+
+
+def test_recomputed_gradients_equal_plain_autograd_with_dropout():
+    """With a dropout mask, the recomputation in backward reuses the forward's mask: the gradients equal plain
+    autograd's on the same function."""
+    from mmpetl.models.methods.mona import Recomputed
+    torch.manual_seed(0)
+    conv = perturbed(MonaConv(8))
+    z = torch.randn(2, 8, 5, 6, requires_grad=True)
+    keep = torch.rand(2, 8, 5, 6) >= 0.3
+
+    def tail(z):
+        return conv(z) * keep / 0.7
+
+    grad = torch.randn(2, 8, 5, 6)
+    out = Recomputed.apply(tail, z, (keep,), *conv.parameters())
+    grads = torch.autograd.grad(out, [z, *conv.parameters()], grad)
+    ref_out = tail(z)
+    ref_grads = torch.autograd.grad(ref_out, [z, *conv.parameters()], grad)
+    assert torch.equal(out, ref_out)
+    for g, r in zip(grads, ref_grads):
+        assert torch.allclose(g, r, rtol=1e-6, atol=1e-7)
+
+
+def test_fused_adapter_dropout_is_a_dropout():
+    adapter = MonaAdapter(16, dropout=0.5)
+    x = torch.randn(4, 64, 16)
+    with torch.no_grad():
+        adapter.up_proj.weight.copy_(torch.eye(16, 64))  # the first 16 bottleneck channels straight through
+        adapter.up_proj.bias.zero_()
+        train = adapter(x, (8, 8)) - x
+        adapter.eval()
+        evaluated = adapter(x, (8, 8)) - x
+    dropped = (train == 0) & (evaluated != 0)
+    assert 0.4 < dropped.float().mean() < 0.6
+    kept = ~dropped & (evaluated != 0)
+    assert torch.allclose(train[kept], 2 * evaluated[kept], rtol=1e-5, atol=1e-6)
 
 
 def test_convolution_sees_a_channels_last_view_of_the_tokens():

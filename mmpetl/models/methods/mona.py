@@ -9,8 +9,11 @@ residual::
 Parameters per adapter: 133*C + 9728 for bottleneck 64 (see :meth:`MonaAdapter.num_parameters`); Swin-B: 3,667,456.
 
 By default the adapter computes the same function more cheaply (``fused=True``): the three depthwise convolutions and
-the identity run as one re-parameterised 7x7 depthwise convolution on a channels-last view (:class:`MonaConv`), and
-the scaled norm and down-projection keep only their input for backward (:class:`ScaledNormDown`). The trained
+the identity run as one re-parameterised 7x7 depthwise convolution on a channels-last view (:class:`MonaConv`), the
+scaled norm and down-projection keep only their input for backward (:class:`ScaledNormDown`), and the rest of the
+adapter (convolution path, GELU, dropout, up-projection) keeps only the bottleneck input and a one-byte dropout mask,
+recomputing the rest in backward (:class:`Recomputed`): per adapter and token, C + 64 floats and 64 bytes instead of
+3·C + 5·64 floats. The trained
 parameters, their names and count are those of the reference; ``dict(type='Mona', fused=False)`` runs the reference
 formulation. Measured in ``docs/benchmark.md``.
 """
@@ -127,6 +130,41 @@ class ScaledNormDown(torch.autograd.Function):
                 grad_gammax, grad_weight, grad_bias, None)
 
 
+class Recomputed(torch.autograd.Function):
+    """``fn(x)`` that keeps only ``x`` for backward and recomputes ``fn``'s intermediates there (activation
+    checkpointing of one small sub-graph, with what it keeps passed through ``save_for_backward``, so that
+    ``saved_tensors_hooks`` see it).
+
+    ``fn`` must be deterministic given ``x`` and the tensors it closes over (draw random numbers outside it) and read
+    only ``params`` as trainable tensors; their gradients and x's are returned. Backward runs under the forward's
+    autocast state. Inputs: fn, x, extra tensors that fn closes over and backward must keep (a dropout mask),
+    then the parameters.
+    """
+
+    @staticmethod
+    def forward(ctx, fn, x, kept, *params):
+        ctx.fn, ctx.params = fn, params
+        ctx.device_type = x.device.type
+        ctx.autocast = (torch.is_autocast_enabled(ctx.device_type), torch.get_autocast_dtype(ctx.device_type))
+        ctx.save_for_backward(x, *kept)
+        with torch.no_grad():
+            return fn(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x = ctx.saved_tensors[0]
+        params = [p for p, needed in zip(ctx.params, ctx.needs_input_grad[3:]) if needed]
+        x = x.detach().requires_grad_(ctx.needs_input_grad[1])
+        enabled, dtype = ctx.autocast
+        with torch.enable_grad(), torch.autocast(ctx.device_type, dtype=dtype, enabled=enabled):
+            out = ctx.fn(x)
+        wrt = ([x] if ctx.needs_input_grad[1] else []) + params
+        grads = iter(torch.autograd.grad(out, wrt, grad_out, allow_unused=True))
+        grad_x = next(grads) if ctx.needs_input_grad[1] else None
+        grad_params = [next(grads) if needed else None for needed in ctx.needs_input_grad[3:]]
+        return (None, grad_x, None, *grad_params)
+
+
 class MonaAdapter(PETLModule):
     """One Mona adapter on a (B, N, C) token stream whose patch tokens lie on an (H, W) grid.
 
@@ -134,9 +172,12 @@ class MonaAdapter(PETLModule):
     down-projection C -> bottleneck, :class:`MonaConv` on the grid, GELU, dropout, up-projection, residual on ``x``.
 
     With ``fused=True`` (default) the same function is computed with less memory and time: the scaled norm and the
-    down-projection are one :class:`ScaledNormDown` (two fewer (B, N, C) tensors kept for backward) and
-    :class:`MonaConv` runs its re-parameterised kernels on a channels-last view. ``fused=False`` is the reference
-    formulation, for comparison. Parameters and their names are the same either way.
+    down-projection are one :class:`ScaledNormDown` (two fewer (B, N, C) tensors kept for backward),
+    :class:`MonaConv` runs its re-parameterised kernels on a channels-last view, and the tail (convolution path,
+    GELU, dropout, up-projection) keeps only its input and the dropout mask (bool), recomputing the rest in backward
+    (:class:`Recomputed`; a few bottleneck-wide operations). The dropout draws its own mask (the same distribution as
+    ``nn.Dropout``, not the same random numbers). ``fused=False`` is the reference formulation, for comparison.
+    Parameters and their names are the same either way.
 
     Args:
         channels (int): C.
@@ -184,17 +225,36 @@ class MonaAdapter(PETLModule):
         num_prefix = N - H * W
         if num_prefix < 0:
             raise ValueError(f'MonaAdapter: {N} tokens cannot hold the patch grid {H}x{W}')
-        if self.fused:
-            z = ScaledNormDown.apply(x, self.norm.weight, self.norm.bias, self.gamma, self.gammax,
-                                     self.down_proj.weight, self.down_proj.bias, self.norm.eps)
-        else:
+        if not self.fused:
             z = self.down_proj(self.norm(x) * self.gamma + x * self.gammax)
+            return x + self.up_proj(self.dropout(F.gelu(self.conv_path(z, hw_shape))))
+        z = ScaledNormDown.apply(x, self.norm.weight, self.norm.bias, self.gamma, self.gammax, self.down_proj.weight,
+                                 self.down_proj.bias, self.norm.eps)
+        keep = None
+        if self.training and self.dropout.p > 0:
+            keep = torch.rand(z.shape, device=z.device) >= self.dropout.p  # one byte per element
+
+        def tail(z):
+            h = F.gelu(self.conv_path(z, hw_shape))
+            if keep is not None:
+                h = h * keep / (1 - self.dropout.p)
+            return self.up_proj(h)
+
+        if not (torch.is_grad_enabled() and (z.requires_grad or self.up_proj.weight.requires_grad)):
+            return x + tail(z)
+        params = [*self.conv.parameters(), *self.up_proj.parameters()]
+        return x + Recomputed.apply(tail, z, () if keep is None else (keep,), *params)
+
+    def conv_path(self, z: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
+        """:class:`MonaConv` on the patch tokens of z (B, N, D); the first N - H*W tokens pass unchanged."""
+        B, N, _ = z.shape
+        H, W = hw_shape
+        num_prefix = N - H * W
         prefix, patches = z[:, :num_prefix], z[:, num_prefix:]
         # (B, P, D) -> (B, D, H, W): a view with channels-last strides (no copy); the convolutions keep that layout
         # and the way back is a view again.
         patches = self.conv(patches.transpose(1, 2).reshape(B, -1, H, W)).flatten(2).transpose(1, 2)
-        z = torch.cat([prefix, patches], dim=1) if num_prefix else patches
-        return x + self.up_proj(self.dropout(F.gelu(z)))
+        return torch.cat([prefix, patches], dim=1) if num_prefix else patches
 
 
 @PETL_METHODS.register_module()
