@@ -67,6 +67,22 @@ def test_parse_method():
     assert benchmark.parse_method('Mona:fused=False,bottleneck=32') == dict(type='Mona', fused=False, bottleneck=32)
     with pytest.raises(ValueError, match='key=value'):
         benchmark.parse_method('Mona:fused')
+    assert benchmark.parse_method('Mona:fused=False@with_cp=True') == dict(type='Mona', fused=False)
+    assert benchmark.parse_backbone_options('Mona:fused=False@with_cp=True') == dict(with_cp=True)
+    assert benchmark.parse_backbone_options('Mona') == {}
+
+
+def test_backbone_options_of_one_row_reach_the_upstream_backbone():
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    cfg = Config.fromfile(DEMO_CONFIG)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        spec = 'Mona@with_cp=True'
+        model = benchmark.build_model(cfg, benchmark.parse_method(spec), torch.device('cpu'),
+                                      benchmark.parse_backbone_options(spec))
+        assert all(block.with_cp for stage in model.backbone.stages for block in stage.blocks)
+        assert not any(block.with_cp for stage in benchmark.build_model(
+            cfg, dict(type='Mona'), torch.device('cpu')).backbone.stages for block in stage.blocks)
 
 
 SMALL = {
@@ -165,3 +181,23 @@ def test_tool_writes_markdown_json_and_png(tmp_path, monkeypatch, capsys):
 def test_tool_help():
     out = subprocess.run([sys.executable, TOOL, '--help'], capture_output=True, text=True, check=True).stdout
     assert '--mona-micro' in out and '--backbone-only' in out and 'saved for backward' in out
+
+
+def test_model_zoo_table_takes_the_ratios_from_a_result_file(result, tmp_path):
+    path = tmp_path / 'result.json'
+    path.write_text(json.dumps(benchmark.jsonable(result)))
+    out = subprocess.run([sys.executable, osp.join(ROOT, 'tools/analysis_tools/petl_params.py'), '--methods', 'Mona',
+                          'E3VA', '--backbones', 'Swin-B', '--benchmark', str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    header, _, mona, e3va, *_ = out.splitlines()
+    assert 'whole model vs full, measured here' in header and '1×3×64×64' in header and 'CPU time' in header
+    whole = rows_of(result, 'whole')
+    for line, method in ((mona, 'Mona'), (e3va, 'E3VA')):
+        row = whole[method]
+        # no peak RSS in this run (rss=False): shown as a dash
+        assert f'| {row["saved_bytes_ratio"]:.2f}× / – / {row["step_cpu_time_ratio"]:.2f}× |' in line
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{}')
+    run = subprocess.run([sys.executable, osp.join(ROOT, 'tools/analysis_tools/petl_params.py'), '--benchmark',
+                          str(bad)], capture_output=True, text=True)
+    assert run.returncode != 0 and 'not a result file of benchmark_petl.py' in run.stderr

@@ -60,21 +60,33 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def parse_method(spec: str) -> Dict[str, Any]:
-    """A method config from ``'Name'`` or ``'Name:key=value,key=value'`` (values are Python literals):
-    ``'Mona:fused=False'`` -> ``dict(type='Mona', fused=False)``."""
+def _parse_options(spec: str, text: str) -> Dict[str, Any]:
+    """``'key=value,key=value'`` (values are Python literals, else strings) as a dict."""
     import ast
-    name, _, options = spec.partition(':')
-    method = dict(type=name)
-    for option in filter(None, options.split(',')):
+    options = {}
+    for option in filter(None, text.split(',')):
         key, sep, value = option.partition('=')
         if not sep:
             raise ValueError(f'method {spec!r}: options are key=value, got {option!r}')
         try:
-            method[key.strip()] = ast.literal_eval(value.strip())
+            options[key.strip()] = ast.literal_eval(value.strip())
         except (ValueError, SyntaxError):
-            method[key.strip()] = value.strip()
-    return method
+            options[key.strip()] = value.strip()
+    return options
+
+
+def parse_method(spec: str) -> Dict[str, Any]:
+    """A method config from ``'Name'`` or ``'Name:key=value,key=value'`` (values are Python literals):
+    ``'Mona:fused=False'`` -> ``dict(type='Mona', fused=False)``. An ``@...`` suffix (:func:`parse_backbone_options`)
+    is not part of it."""
+    name, _, options = spec.partition('@')[0].partition(':')
+    return dict(type=name, **_parse_options(spec, options))
+
+
+def parse_backbone_options(spec: str) -> Dict[str, Any]:
+    """Options of the upstream backbone that a method spec sets after ``@``, for that method only:
+    ``'Mona@with_cp=True'`` -> ``{'with_cp': True}`` (Mona with the upstream activation checkpointing)."""
+    return _parse_options(spec, spec.partition('@')[2])
 
 
 def flatten_tensors(outputs) -> List[Tensor]:
@@ -246,9 +258,10 @@ def load_config(config: str, overrides: Optional[Dict[str, Any]] = None):
     return cfg
 
 
-def build_model(cfg, method: Dict[str, Any], device: torch.device) -> nn.Module:
-    """The config's model with ``backbone.method = method`` (``dict(type='Mona')``), random weights, in training
-    mode.
+def build_model(cfg, method: Dict[str, Any], device: torch.device,
+                backbone_options: Optional[Dict[str, Any]] = None) -> nn.Module:
+    """The config's model with ``backbone.method = method`` (``dict(type='Mona')``) and ``backbone_options`` set on
+    the upstream backbone (``{'with_cp': True}``), random weights, in training mode.
 
     Call inside the config's default scope. ``init_cfg`` of the upstream backbone is dropped (nothing is downloaded)
     and SyncBN becomes BN (one process).
@@ -261,6 +274,7 @@ def build_model(cfg, method: Dict[str, Any], device: torch.device) -> nn.Module:
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.backbone.method = dict(method)
     model_cfg.backbone.backbone.init_cfg = None
+    model_cfg.backbone.backbone.update(backbone_options or {})
     model = revert_sync_batchnorm(MODELS.build(model_cfg)).to(device)
     model.train()
     return model
@@ -546,7 +560,7 @@ def measure_method(case: Case, rss: bool = True, log: Callable[[str], None] = pr
     with DefaultScope.overwrite_default_scope(scope):
         seed_everything(case.seed)
         try:
-            model = build_model(cfg, parse_method(case.method), device)
+            model = build_model(cfg, parse_method(case.method), device, parse_backbone_options(case.method))
         except ValueError as err:
             reason = str(err).splitlines()[0]
             log(f'[benchmark] {case.method}: n/a ({reason[:100]})')
@@ -579,7 +593,8 @@ def _rss_worker(case: Case, part: str, threads: int) -> Dict[str, int]:
     before_build = read_rss()['rss']
     with DefaultScope.overwrite_default_scope(scope):
         seed_everything(case.seed)
-        model = build_model(cfg, parse_method(case.method), torch.device('cpu'))
+        model = build_model(cfg, parse_method(case.method), torch.device('cpu'),
+                            parse_backbone_options(case.method))
         work = Workload(model, synthetic_batch(model, scope, case.size, case.batch, case.seed), part, case.seed)
         work.step()
         gc.collect()
@@ -750,16 +765,21 @@ def plot(result: Dict[str, Any], path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     parts = [p for p in PARTS if any(r['part'] == p and r['status'] == 'ok' for r in result['rows'])]
-    fig, axes = plt.subplots(1, max(1, len(parts)), figsize=(6.5 * max(1, len(parts)), 5), squeeze=False)
+    fig, axes = plt.subplots(1, max(1, len(parts)), figsize=(9.5 * max(1, len(parts)), 5), squeeze=False)
+    methods = list(dict.fromkeys(r['method'] for r in result['rows']))
+    colours = plt.get_cmap('tab20')
+    markers = 'osD^vP*Xhp<>'
     for ax, part in zip(axes[0], parts):
         rows = [r for r in result['rows'] if r['part'] == part and r['status'] == 'ok' and 'saved_bytes_ratio' in r]
         for r in rows:
             x = r['backbone_trainable'] / 1e6
             y = r['saved_bytes_ratio']
             time_ratio = r.get('step_cpu_time_ratio', r.get('step_time_ratio', math.nan))
-            ax.scatter([x], [y], s=400 * (1.0 if math.isnan(time_ratio) else time_ratio), alpha=0.6)
-            ax.annotate(f'{r["method"]} ({time_ratio:.2f}× time)', (x, y),
-                        textcoords='offset points', xytext=(6, 6), fontsize=8)
+            index = methods.index(r['method'])
+            ax.scatter([x], [y], s=300 * (1.0 if math.isnan(time_ratio) else time_ratio), alpha=0.7,
+                       color=colours(index % 20), marker=markers[index % len(markers)], edgecolors='black',
+                       linewidths=0.5, label=f'{r["method"]}: {y:.2f}× saved, {time_ratio:.2f}× time')
+        ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0), borderaxespad=0, markerscale=0.5)
         ax.set_xscale('symlog', linthresh=0.1)
         ax.set_xlabel('trainable backbone parameters (M, symlog)')
         ax.set_ylabel('saved for backward / full fine-tuning')

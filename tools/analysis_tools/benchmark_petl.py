@@ -24,6 +24,8 @@ Examples:
     python tools/analysis_tools/benchmark_petl.py --methods Mona E3VA --whole --steps 5
     python tools/analysis_tools/benchmark_petl.py --device cuda --size 1024
     python tools/analysis_tools/benchmark_petl.py --methods Mona Mona:fused=False   # Mona against its reference
+    python tools/analysis_tools/benchmark_petl.py --methods Mona Mona@with_cp=True Full@with_cp=True
+                                                     # with the upstream activation checkpointing, for that row only
     python tools/analysis_tools/benchmark_petl.py configs/demo/cascade-mask-rcnn_swin-tiny-mona_fpn_toy-coco.py \\
         --size 128 --override model.backbone.backbone.depths="[2,2,2,2]"
     python tools/analysis_tools/benchmark_petl.py --mona-micro
@@ -46,8 +48,9 @@ def parse_args():
                         help='a config whose model.backbone is mmpetl.PETLBackbone (default: Swin-B Cascade Mask '
                         'R-CNN, configs/_base_/cascade-mask-rcnn_swin-b_fpn_4conv1fc-giou_ms-crop-3x_coco.py)')
     parser.add_argument('--methods', nargs='+',
-                        help='methods, "Name" or "Name:key=value,..." (default: every registered method); Full is '
-                        'added when missing')
+                        help='methods, "Name", "Name:key=value,..." (method options) and/or "Name@key=value,..." '
+                        '(options of the upstream backbone for that row, e.g. Mona@with_cp=True) (default: every '
+                        'registered method); Full is added when missing')
     parser.add_argument('--size', type=int, default=512, help='input images are size x size (default 512)')
     parser.add_argument('--batch', type=int, default=1, help='images per batch (default 1)')
     parser.add_argument('--steps', type=int, default=3,

@@ -4,13 +4,19 @@ Builds each (method, backbone) pair through ``mmpetl.PETLBackbone`` on the CPU (
 downloaded), and prints a markdown table: the method, what it trains and where (the method's docstring), the
 trainable parameter counts, and the paper-reported figures (V-PETL Bench; HST's paper), labelled as such. A method that does not apply to a backbone (E3VA needs Swin stages, HST a plain ViT) shows "n/a".
 
+With ``--benchmark``, the table also shows, per result file of ``tools/analysis_tools/benchmark_petl.py``, each
+method's cost relative to full fine-tuning as measured there (saved-for-backward bytes / peak memory / step time), with
+the machine and input in the column's header: the README's model-zoo table.
+
 Example:
     python tools/analysis_tools/petl_params.py                       # every method, markdown on stdout
     python tools/analysis_tools/petl_params.py --methods Mona LoRA --json out.json
+    python tools/analysis_tools/petl_params.py --benchmark work_dirs/benchmark_petl/<name>.json
 """
 import argparse
 import inspect
 import json
+import os
 import sys
 
 BACKBONES = {
@@ -40,7 +46,43 @@ def parse_args():
     parser.add_argument('--backbones', nargs='+', choices=list(BACKBONES), default=list(BACKBONES),
                         help='backbones (default: all four)')
     parser.add_argument('--json', help='also write the counts to this JSON file')
+    parser.add_argument('--benchmark', nargs='+', default=[], metavar='JSON',
+                        help='result files of benchmark_petl.py: one column of ratios to full fine-tuning each '
+                        '(its whole-model rows, or its backbone rows when it measured the backbone alone)')
     return parser.parse_args()
+
+
+def load_benchmark(path: str):
+    """(column header, method -> cell) from one benchmark_petl.py result file."""
+    try:
+        with open(path) as f:
+            result = json.load(f)
+        meta, rows = result['meta'], result['rows']
+    except (OSError, ValueError, KeyError) as err:
+        sys.exit(f'--benchmark {path}: not a result file of benchmark_petl.py ({type(err).__name__}: {err})')
+    part = 'whole' if any(r['part'] == 'whole' for r in rows) else 'backbone'
+    cpu = meta['device'] == 'cpu'
+    machine = meta['machine']
+    where = machine.get('gpu') or f'{machine.get("cpu")}, {machine.get("threads")} threads'
+    header = (f'{"whole model" if part == "whole" else "backbone alone"} vs full, measured here '
+              f'({os.path.splitext(os.path.basename(meta["config"]))[0]}, {"×".join(map(str, meta["input"]))}, '
+              f'{meta["device"]}: {where}): saved for backward / '
+              f'{"peak RSS" if cpu else "peak CUDA memory"} / {"CPU time" if cpu else "time"} of a step')
+
+    def ratio(row, key):
+        value = row.get(f'{key}_ratio')
+        return '–' if value is None else f'{value:.2f}×'
+
+    cells = {}
+    for row in rows:
+        if row['part'] != part:
+            continue
+        if row['status'] != 'ok':
+            cells[row['method']] = 'n/a'
+            continue
+        time_key = 'step_cpu_time' if cpu else 'step_time'
+        cells[row['method']] = ' / '.join(ratio(row, key) for key in ('saved_bytes', 'peak_bytes', time_key))
+    return header, cells
 
 
 def main():
@@ -70,15 +112,21 @@ def main():
             counts[method][backbone] = count_parameters(model)
             del model
 
-    header = ['method', 'what trains, where', *args.backbones,
+    measured = [load_benchmark(path) for path in args.benchmark]
+    header = ['method', 'what trains, where', *args.backbones, *(h for h, _ in measured),
               'paper-reported COCO, Swin-B: params / box AP / mask AP', 'paper-reported Swin-L: VOC AP / ADE20K mIoU']
     print('| ' + ' | '.join(header) + ' |')
     print('|' + '---|' * len(header))
     for method in methods:
         doc = inspect.getdoc(PETL_METHODS.get(method)).split('\n\n')[0].replace('\n', ' ')
         cells = [f'{c["trainable"]:,}' if c else 'n/a' for c in (counts[method][b] for b in args.backbones)]
+        cells += [c.get(method, '') for _, c in measured]
         reported = f'{REPORTED_COCO.get(method, "")} | {REPORTED_SWIN_L.get(method, "")}'
         print(f'| {method} | {doc} | ' + ' | '.join(cells) + f' | {reported} |')
+    variants = dict.fromkeys(spec for _, column in measured for spec in column if spec not in methods)
+    for spec in variants:  # measured beside the methods (Mona:fused=False)
+        print(f'| {spec} | (variant, measured) |' + ' |' * len(args.backbones)
+              + ''.join(f' {c.get(spec, "")} |' for _, c in measured) + ' | |')
     totals = {b: next((c[b]['total'] for c in counts.values() if c.get(b) and c[b]['trainable'] == 0), None)
               for b in args.backbones}
     print('\nTotal backbone parameters: ' + ', '.join(f'{b} {t:,}' for b, t in totals.items() if t))
