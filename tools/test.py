@@ -12,12 +12,8 @@ Examples:
 """
 import argparse
 import os
-import os.path as osp
 
 from mmengine.config import Config, DictAction
-
-DELTA_HOOK_TYPES = ('mmpetl.DeltaCheckpointHook', 'DeltaCheckpointHook')
-
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,6 +59,7 @@ def enable_visualization(cfg: Config, scope: str, args) -> None:
 
 def ensure_delta_hook(cfg: Config, force: bool) -> None:
     """Make sure ``mmpetl.DeltaCheckpointHook`` is among the custom hooks, so that a delta checkpoint loads."""
+    from mmpetl.engine import DELTA_HOOK_TYPES
     hooks = cfg.setdefault('custom_hooks', [])
     delta_hooks = [hook for hook in hooks if hook.get('type') in DELTA_HOOK_TYPES]
     if not delta_hooks:
@@ -78,19 +75,9 @@ def main():
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
-    from mmpetl.engine import register_scope_modules, setup_cpu_distributed
+    from mmpetl.engine import load_runner_config
 
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    scope = register_scope_modules(cfg)
-    setup_cpu_distributed(cfg, args.launcher)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg, scope = load_runner_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     cfg.load_from = args.checkpoint
     ensure_delta_hook(cfg, args.force_delta)
     if args.show or args.show_dir:

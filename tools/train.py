@@ -12,10 +12,9 @@ Examples:
 """
 import argparse
 import os
-import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def parse_args():
@@ -44,20 +43,9 @@ def main():
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
-    from mmpetl.engine import register_scope_modules, setup_cpu_distributed
+    from mmpetl.engine import load_runner_config
 
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    register_scope_modules(cfg)
-    setup_cpu_distributed(cfg, args.launcher)
-
-    # work_dir: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg, _ = load_runner_config(args.config, args.launcher, args.cfg_options, args.work_dir)
 
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'

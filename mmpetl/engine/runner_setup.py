@@ -4,6 +4,8 @@ import copy
 import datetime
 import importlib
 import os
+import os.path as osp
+from typing import Optional, Tuple
 
 import torch
 from mmengine.config import Config
@@ -34,6 +36,41 @@ def register_scope_modules(cfg: Config) -> str:
     for module in SUPPORTED_SCOPES[scope]:
         importlib.import_module(module).register_all_modules(init_default_scope=False)
     return scope
+
+
+#: The names under which a config lists :class:`~mmpetl.engine.DeltaCheckpointHook` in ``custom_hooks``.
+DELTA_HOOK_TYPES = ('mmpetl.DeltaCheckpointHook', 'DeltaCheckpointHook')
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """The config at ``path`` with the ``--cfg-options`` pairs merged into it."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def load_runner_config(path: str, launcher: str, cfg_options: Optional[dict] = None,
+                       work_dir: Optional[str] = None) -> Tuple[Config, str]:
+    """What ``tools/train.py`` and ``tools/test.py`` do before building the Runner, as mmdet's tools do: load the
+    config and merge ``cfg_options``, set the launcher, register the config's library (:func:`register_scope_modules`)
+    and prepare CPU distributed runs (:func:`setup_cpu_distributed`); work_dir: ``work_dir`` > the config's >
+    ``./work_dirs/<config name>``.
+
+    Returns:
+        tuple: the config and its ``default_scope``.
+    """
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    scope = register_scope_modules(cfg)
+    setup_cpu_distributed(cfg, launcher)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    return cfg, scope
 
 
 def build_model(cfg: Config) -> torch.nn.Module:

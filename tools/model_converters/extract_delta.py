@@ -14,7 +14,7 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def parse_args():
@@ -30,12 +30,10 @@ def main():
     args = parse_args()
     from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
 
-    from mmpetl.engine import build_model
+    from mmpetl.engine import build_model, load_config
     from mmpetl.utils.delta import human_size, is_delta, make_delta
 
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     model = build_model(cfg)
     checkpoint = _load_checkpoint(args.checkpoint, map_location='cpu')
     if is_delta(checkpoint):

@@ -18,10 +18,7 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
-
-DELTA_HOOK_TYPES = ('mmpetl.DeltaCheckpointHook', 'DeltaCheckpointHook')
-
+from mmengine.config import DictAction
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -43,12 +40,10 @@ def main():
     args = parse_args()
     from mmengine.runner.checkpoint import save_checkpoint
 
-    from mmpetl.engine import build_model
+    from mmpetl.engine import DELTA_HOOK_TYPES, build_model, load_config
     from mmpetl.utils.delta import fold_lora, human_size, load_delta, plain_model_cfg
 
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     model = build_model(cfg)
     delta = load_delta(model, args.delta, force=args.force)
     state_dict = model.state_dict()
