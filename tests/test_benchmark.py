@@ -55,6 +55,20 @@ def test_saved_for_backward_keeps_the_graph_usable_and_frees_it():
     assert freed() is None  # no reference cycle through the saved output
 
 
+def test_cpu_allocated_during_replays_the_allocator():
+    kept = []
+
+    def step():
+        first = torch.empty(2**20, dtype=torch.uint8)
+        second = torch.empty(2 * 2**20, dtype=torch.uint8)
+        del first
+        kept.append(torch.empty(2**19, dtype=torch.uint8))
+        return second.numel()  # second is freed on return
+
+    # at most first and second at once; what the step leaves allocated: the kept tensor
+    assert benchmark.cpu_allocated_during(step) == (3 * 2**20, 2**19)
+
+
 def test_flops_of_a_linear_forward_and_backward():
     linear = nn.Linear(16, 8, bias=False)
     x = torch.randn(4, 16, requires_grad=True)
@@ -116,12 +130,15 @@ def test_every_figure_is_measured_and_positive(result):
             assert row['formula'] == row['backbone_trainable']
             assert row['saved_bytes'] > 0 and row['packed_bytes'] > 0 and row['flops'] > 0
             assert row['step_time'] > 0 and len(row['step_times']) == 1 and row['step_cpu_time'] > 0
+            # the peak holds the part's weights (float32) and, at the end of the forward, every saved activation
+            assert row['peak_bytes'] >= 4 * row['total'] + row['saved_bytes']
+            assert row['peak_kind'] == 'cpu allocator peak (torch.profiler memory events)'
 
 
 def test_ratios_are_to_full_fine_tuning_of_the_same_part(result):
     for part in benchmark.PARTS:
         rows = rows_of(result, part)
-        for key in ('trainable', 'saved_bytes', 'flops', 'step_time', 'step_cpu_time'):
+        for key in ('trainable', 'saved_bytes', 'flops', 'peak_bytes', 'step_time', 'step_cpu_time'):
             assert rows['Full'][f'{key}_ratio'] == 1.0
             for row in rows.values():
                 assert row[f'{key}_ratio'] == pytest.approx(row[key] / rows['Full'][key])
@@ -143,8 +160,8 @@ def test_a_method_that_does_not_apply_is_reported_not_applicable():
 def test_peak_rss_of_a_step_in_a_fresh_process():
     case = benchmark.Case(config=DEMO_CONFIG, method='E3VA', size=SIZE)
     peak = benchmark.rss_peak(case, 'backbone')
-    assert 'peak_error' not in peak, peak
-    assert peak['peak_bytes'] > 0 and peak['peak_step_increase'] >= 0
+    assert 'rss_error' not in peak, peak
+    assert peak['rss_peak_bytes'] > 0 and peak['rss_step_increase'] >= 0
 
 
 def test_outputs(result, tmp_path):
@@ -194,8 +211,9 @@ def test_model_zoo_table_takes_the_ratios_from_a_result_file(result, tmp_path):
     whole = rows_of(result, 'whole')
     for line, method in ((mona, 'Mona'), (e3va, 'E3VA')):
         row = whole[method]
-        # no peak RSS in this run (rss=False): shown as a dash
-        assert f'| {row["saved_bytes_ratio"]:.2f}× / – / {row["step_cpu_time_ratio"]:.2f}× |' in line
+        # saved / peak allocated / CPU time (no peak RSS in this run: rss=False)
+        assert (f'| {row["saved_bytes_ratio"]:.2f}× / {row["peak_bytes_ratio"]:.2f}× / '
+                f'{row["step_cpu_time_ratio"]:.2f}× |') in line
     bad = tmp_path / 'bad.json'
     bad.write_text('{}')
     run = subprocess.run([sys.executable, osp.join(ROOT, 'tools/analysis_tools/petl_params.py'), '--benchmark',

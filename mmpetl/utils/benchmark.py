@@ -20,11 +20,15 @@ Figures of a case (:func:`measure_method`):
 - ``step_time``: median wall-clock of ``steps`` training steps (forward, loss, backward, AdamW step) after ``warmup``;
   on the CPU also ``step_cpu_time``, the median CPU time of this process over the same steps (all its threads),
   steadier than wall-clock on a machine shared with other work;
-- ``peak_bytes``: peak memory of one training step, the part's weights, gradients and optimizer states included: on
-  CUDA ``torch.cuda.max_memory_allocated`` minus the allocation before the model was built (exact); on the CPU the
-  peak resident set size (``VmHWM``) of a fresh process that builds the same case, minus its RSS before the build
-  (:func:`rss_peak`; noisy, allocator caches included). For the backbone part the weights of the rest of the model
-  are subtracted;
+- ``peak_bytes``: peak memory allocated during one training step, the part's weights, gradients, optimizer states
+  and input included: on CUDA ``torch.cuda.max_memory_allocated`` minus the allocation before the model was built;
+  on the CPU the same figure from torch's CPU allocator, whose allocations and frees ``torch.profiler`` records
+  (``profile_memory=True``, :func:`cpu_allocated_during`), added to what was allocated before the step
+  (:meth:`Workload.bytes_live`). Exact and deterministic up to the order of operations. For the backbone part the
+  weights of the rest of the model are left out;
+- ``rss_peak_bytes`` (CPU): the peak resident set size (``VmHWM``) of a fresh process that builds the same case, minus
+  its RSS before the build (:func:`rss_peak`): what the process really held, the allocators' caches and
+  fragmentation included; noisy;
 - ratios of each figure to full fine-tuning measured in the same run (:func:`add_ratios`).
 """
 import copy
@@ -50,7 +54,7 @@ from .params import count_parameters
 PARTS = ('backbone', 'whole')
 REFERENCE = 'Full'
 #: Figures compared to full fine-tuning (``<figure>_ratio`` in a row).
-RATIO_KEYS = ('trainable', 'saved_bytes', 'flops', 'peak_bytes', 'step_time', 'step_cpu_time')
+RATIO_KEYS = ('trainable', 'saved_bytes', 'flops', 'peak_bytes', 'rss_peak_bytes', 'step_time', 'step_cpu_time')
 
 
 def seed_everything(seed: int) -> None:
@@ -168,6 +172,35 @@ def cuda_peak(step: Callable[[], Any], device: torch.device, baseline: int) -> i
     step()
     synchronize(device)
     return torch.cuda.max_memory_allocated(device) - baseline
+
+
+def cpu_allocated_during(step: Callable[[], Any]) -> Tuple[int, int]:
+    """Run ``step()`` under ``torch.profiler`` with memory profiling and replay the CPU allocator's events.
+
+    Every allocation and free of torch's CPU allocator during the step is an event (``profile_memory=True``); their
+    running sum, in time order, is the number of bytes allocated since the step began and still live.
+
+    Returns:
+        tuple: the peak of that sum and its value at the end (what the step left allocated).
+    """
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        step()
+    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                    if e.name() == '[memory]' and e.device_type() == torch.autograd.DeviceType.CPU)
+    live = peak = 0
+    for _, nbytes in events:
+        live += nbytes
+        peak = max(peak, live)
+    return peak, live
+
+
+def tensor_bytes(tensors: Iterable[Tensor]) -> int:
+    """Bytes of the distinct storages of ``tensors``."""
+    storages = {}
+    for t in tensors:
+        storages.setdefault((t.device, t.untyped_storage().data_ptr()), t.untyped_storage().nbytes())
+    return sum(storages.values())
 
 
 def read_rss() -> Dict[str, int]:
@@ -496,6 +529,13 @@ class Workload:
         return sum(t.numel() * t.element_size() for t in (*self.model.parameters(), *self.model.buffers())
                    if id(t) not in inside)
 
+    def bytes_live(self) -> int:
+        """Bytes allocated for the part between steps: its parameters and buffers, the optimizer's states and the
+        input images (what ``torch.cuda.memory_allocated`` holds then, less the weights outside the part)."""
+        states = [] if self.optimizer is None else [
+            t for state in self.optimizer.state.values() for t in state.values() if isinstance(t, Tensor)]
+        return tensor_bytes([*self.module.parameters(), *self.module.buffers(), *states, self.data['inputs']])
+
     def excluded_from_saved(self) -> List[Tensor]:
         """What exists whether or not a graph is built: parameters, buffers, the input images."""
         return [*self.model.parameters(), *self.model.buffers(), self.data['inputs']]
@@ -540,6 +580,9 @@ def measure_part(model: nn.Module, data: Dict[str, Any], part: str, case: Case, 
     row.update(step_time=statistics.median(wall), step_times=wall)
     if device.type == 'cpu':
         row.update(step_cpu_time=statistics.median(cpu), step_cpu_times=cpu)
+        before = work.bytes_live()
+        peak, _ = cpu_allocated_during(work.step)
+        row.update(peak_bytes=before + peak, peak_kind='cpu allocator peak (torch.profiler memory events)')
     else:
         row.update(peak_bytes=cuda_peak(work.step, device, baseline + work.bytes_outside()),
                    peak_kind='cuda max_memory_allocated')
@@ -573,7 +616,7 @@ def measure_method(case: Case, rss: bool = True, log: Callable[[str], None] = pr
     if device.type == 'cpu' and rss:
         for row in rows:
             log(f'[benchmark] {case.method} / {row["part"]}: peak RSS of a step, in a fresh process')
-            row.update(rss_peak(case, row['part']), peak_kind='cpu peak RSS (fresh process)')
+            row.update(rss_peak(case, row['part']))
     return rows
 
 
@@ -602,7 +645,7 @@ def _rss_worker(case: Case, part: str, threads: int) -> Dict[str, int]:
         before_step = read_rss()['rss']
         work.step()
         peak = read_rss()['peak']
-    return dict(peak_bytes=peak - before_build - work.bytes_outside(), peak_step_increase=peak - before_step)
+    return dict(rss_peak_bytes=peak - before_build - work.bytes_outside(), rss_step_increase=peak - before_step)
 
 
 def rss_peak(case: Case, part: str) -> Dict[str, Any]:
@@ -610,15 +653,16 @@ def rss_peak(case: Case, part: str) -> Dict[str, Any]:
     process's peak RSS never goes down and its allocator keeps what earlier models freed.
 
     Returns:
-        dict: ``peak_bytes`` (over the RSS before the model was built: the part's weights, gradients, optimizer
-        states and activations) and ``peak_step_increase`` (over the RSS just before the step), or ``peak_error``.
+        dict: ``rss_peak_bytes`` (over the RSS before the model was built: the part's weights, gradients, optimizer
+        states and activations, and what the allocators keep) and ``rss_step_increase`` (over the RSS just before the
+        step), or ``rss_error``.
     """
     import multiprocessing
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context('spawn')) as pool:
             return pool.submit(_rss_worker, case, part, torch.get_num_threads()).result()
     except Exception as err:  # a killed worker (out of memory) must not lose the other figures
-        return dict(peak_error=f'{type(err).__name__}: {err}')
+        return dict(rss_error=f'{type(err).__name__}: {err}')
 
 
 # ------------------------------------------------------------------------------------------------------ the run
@@ -708,8 +752,9 @@ def to_markdown(result: Dict[str, Any]) -> str:
                  + (f', overrides `{meta["overrides"]}`' if meta['overrides'] else '') + '.')
     peak_kinds = sorted({r['peak_kind'] for r in result['rows'] if r.get('peak_kind')})
     cpu_time = any('step_cpu_time' in r for r in result['rows'])
-    header = ['method', 'trainable', 'formula', 'saved for backward, MiB', 'FLOPs fwd+bwd, G', 'peak memory, MiB',
-              'step time, s'] + (['step CPU time, s'] if cpu_time else [])
+    rss = any('rss_peak_bytes' in r for r in result['rows'])
+    header = (['method', 'trainable', 'formula', 'saved for backward, MiB', 'FLOPs fwd+bwd, G', 'peak memory, MiB']
+              + (['peak RSS, MiB'] if rss else []) + ['step time, s'] + (['step CPU time, s'] if cpu_time else []))
     for part in PARTS:
         rows = [r for r in result['rows'] if r['part'] == part]
         if not rows:
@@ -727,8 +772,10 @@ def to_markdown(result: Dict[str, Any]) -> str:
                 _with_ratio(f'{r["trainable"]:,}', r.get('trainable_ratio')), formula,
                 _with_ratio(_mib(r['saved_bytes']), r.get('saved_bytes_ratio')),
                 _with_ratio(f'{r["flops"] / 1e9:,.1f}', r.get('flops_ratio')),
-                _with_ratio(_mib(r.get('peak_bytes')), r.get('peak_bytes_ratio')),
-                _with_ratio(_seconds(r.get('step_time')), r.get('step_time_ratio'))]
+                _with_ratio(_mib(r.get('peak_bytes')), r.get('peak_bytes_ratio'))]
+            if rss:
+                cells.append(_with_ratio(_mib(r.get('rss_peak_bytes')), r.get('rss_peak_bytes_ratio')))
+            cells.append(_with_ratio(_seconds(r.get('step_time')), r.get('step_time_ratio')))
             if cpu_time:
                 cells.append(_with_ratio(_seconds(r.get('step_cpu_time')), r.get('step_cpu_time_ratio')))
             lines.append(f'| {r["method"]} | ' + ' | '.join(cells) + ' |')
@@ -738,8 +785,11 @@ def to_markdown(result: Dict[str, Any]) -> str:
               '*FLOPs*: torch FlopCounterMode (matmuls, convolutions). *step time*: wall-clock; *step CPU time*: '
               'CPU time of the benchmark process (all threads), steadier on a shared machine. *peak memory*: '
               + ('; '.join(peak_kinds) or 'not measured')
-              + ' (over the process before the model was built: the part\'s weights, gradients, AdamW states, '
-              'activations; noisy on the CPU).']
+              + ': the most bytes allocated at once during a step, the part\'s weights, gradients, AdamW states, input '
+              'and activations included (allocator caches and fragmentation excluded).'
+              + (' *peak RSS*: the peak resident memory of a fresh process running the same step, over its memory '
+                 'before the model was built: what the process really held, the allocator\'s free but kept pages '
+                 'included; noisy.' if rss else '')]
     return '\n'.join(lines)
 
 

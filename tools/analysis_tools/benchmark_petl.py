@@ -7,7 +7,8 @@ its real data preprocessor and loss, and measures, for the backbone alone and fo
   trainable / total parameters, and the backbone's count checked against the method's documented formula;
   bytes saved for backward during one training forward (saved_tensors_hooks; deterministic);
   forward + backward FLOPs (torch FlopCounterMode);
-  peak memory of a training step (CUDA: max_memory_allocated; CPU: peak RSS of a fresh process, noisy);
+  peak memory allocated during a training step (CUDA: max_memory_allocated; CPU: the same figure from torch's CPU
+  allocator, replayed from torch.profiler's memory events), and on the CPU also the peak RSS of a fresh process;
   the median time of --steps training steps after --warmup (AdamW step included), all methods in this process;
   each as a ratio to full fine-tuning, measured in the same run (added when not listed).
 

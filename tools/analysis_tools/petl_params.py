@@ -5,7 +5,8 @@ downloaded), and prints a markdown table: the method, what it trains and where (
 trainable parameter counts, and the paper-reported figures (V-PETL Bench; HST's paper), labelled as such. A method that does not apply to a backbone (E3VA needs Swin stages, HST a plain ViT) shows "n/a".
 
 With ``--benchmark``, the table also shows, per result file of ``tools/analysis_tools/benchmark_petl.py``, each
-method's cost relative to full fine-tuning as measured there (saved-for-backward bytes / peak memory / step time), with
+method's cost relative to full fine-tuning as measured there (saved-for-backward bytes / peak memory allocated / peak
+RSS, on the CPU when measured / step time), with
 the machine and input in the column's header: the README's model-zoo table.
 
 Example:
@@ -62,12 +63,14 @@ def load_benchmark(path: str):
         sys.exit(f'--benchmark {path}: not a result file of benchmark_petl.py ({type(err).__name__}: {err})')
     part = 'whole' if any(r['part'] == 'whole' for r in rows) else 'backbone'
     cpu = meta['device'] == 'cpu'
+    keys = ['saved_bytes', 'peak_bytes'] + (['rss_peak_bytes'] if any('rss_peak_bytes' in r for r in rows) else [])
     machine = meta['machine']
     where = machine.get('gpu') or f'{machine.get("cpu")}, {machine.get("threads")} threads'
     header = (f'{"whole model" if part == "whole" else "backbone alone"} vs full, measured here '
               f'({os.path.splitext(os.path.basename(meta["config"]))[0]}, {"×".join(map(str, meta["input"]))}, '
               f'{meta["device"]}: {where}): saved for backward / '
-              f'{"peak RSS" if cpu else "peak CUDA memory"} / {"CPU time" if cpu else "time"} of a step')
+              f'{"peak allocated" if cpu else "peak CUDA memory"} / '
+              f'{"peak RSS / " if "rss_peak_bytes" in keys else ""}{"CPU time" if cpu else "time"} of a step')
 
     def ratio(row, key):
         value = row.get(f'{key}_ratio')
@@ -81,7 +84,7 @@ def load_benchmark(path: str):
             cells[row['method']] = 'n/a'
             continue
         time_key = 'step_cpu_time' if cpu else 'step_time'
-        cells[row['method']] = ' / '.join(ratio(row, key) for key in ('saved_bytes', 'peak_bytes', time_key))
+        cells[row['method']] = ' / '.join(ratio(row, key) for key in (*keys, time_key))
     return header, cells
 
 
