@@ -7,7 +7,7 @@ import torch
 
 from mmpetl.models import PETLBackbone
 from mmpetl.models.methods import MonaAdapter, MonaConv
-from mmpetl.models.methods.mona import ScaledNormDown
+from mmpetl.models.methods.mona import FusedMona
 from mmpetl.utils import count_parameters
 from mmpetl.utils.benchmark import mona_conv_micro_benchmark, saved_for_backward
 
@@ -84,17 +84,26 @@ def test_fused_adapter_equals_the_reference_formulation(num_prefix):
     assert_equal_to_reference(adapter, reference, x, (6, 5))
 
 
-def test_scaled_norm_down_gradcheck():
+def test_fused_mona_gradcheck_with_a_dropout_mask():
+    """Every gradient of FusedMona, with its tail recomputed from z and its input recovered from its output, against
+    finite differences (double precision); the tail reuses the forward's dropout mask."""
     generator = torch.Generator().manual_seed(0)
 
     def tensor(*shape):
         return torch.randn(*shape, dtype=torch.double, generator=generator).requires_grad_()
 
-    inputs = (tensor(2, 5, 8), tensor(8), tensor(8), tensor(8), tensor(8), tensor(4, 8), tensor(4))
-    assert torch.autograd.gradcheck(lambda *args: ScaledNormDown.apply(*args, 1e-5), inputs)
+    keep = torch.rand(2, 5, 4, generator=generator) >= 0.3
+    up = tensor(8, 4)
+
+    def tail(z):
+        return torch.nn.functional.gelu(z) * keep / 0.7 @ up.t()
+
+    inputs = (tensor(2, 5, 8), tensor(8), tensor(8), tensor(8), tensor(8), tensor(4, 8), tensor(4), up)
+    assert torch.autograd.gradcheck(
+        lambda x, *args: FusedMona.apply(tail, x, (keep,), *args[:6], 1e-5, args[6]), inputs)
 
 
-def test_scaled_norm_down_under_autocast():
+def test_fused_adapter_under_autocast():
     adapter = perturbed(MonaAdapter(32, dropout=0.0))
     x = torch.randn(2, 16, 32, requires_grad=True)
     with torch.autocast('cpu', dtype=torch.bfloat16):
@@ -102,46 +111,34 @@ def test_scaled_norm_down_under_autocast():
     out.float().sum().backward()
     assert x.grad.dtype == torch.float32 and torch.isfinite(x.grad).all()
     assert all(p.grad is not None and p.grad.dtype == p.dtype for p in adapter.parameters())
+    reference = copy.deepcopy(adapter)
+    reference.fused = reference.conv.fused = False
+    x_ref = x.detach().requires_grad_()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        reference(x_ref, (4, 4)).float().sum().backward()
+    assert rel_diff(x.grad, x_ref.grad) < 1e-2  # bfloat16 matmuls in both, in different orders
 
 
 def test_fused_adapter_keeps_less_for_backward():
-    """The fused adapter keeps its input x, the norm's statistics, the down-projection's output z and the dropout mask
-    (one byte per element), nothing else: LayerNorm(x) and x' are recomputed by ScaledNormDown, the convolution path,
-    GELU and up-projection from z by Recomputed. The reference keeps all of them."""
+    """In a block, the adapter's output goes to a LayerNorm, which keeps it. The fused adapter adds to that only the
+    norm's statistics, the down-projection's output z and the dropout mask (one byte per element): not its input
+    (recovered from the output), nor LayerNorm(x) and x' (recomputed), nor the tail's intermediates (recomputed from
+    z). The reference keeps all of them."""
     adapter = MonaAdapter(128)  # training mode, dropout 0.1
     reference = copy.deepcopy(adapter)
     reference.fused = reference.conv.fused = False
-    x = torch.randn(2, 16 * 16, 128, requires_grad=True)
-    exclude = [x, *adapter.parameters(), *reference.parameters()]
-    _, fused = saved_for_backward(lambda: adapter(x, (16, 16)), exclude)
-    _, plain = saved_for_backward(lambda: reference(x, (16, 16)), exclude)
+    norm = torch.nn.LayerNorm(128)
+    leaf = torch.randn(2, 16 * 16, 128, requires_grad=True)
+    exclude = [leaf, *adapter.parameters(), *reference.parameters(), *norm.parameters()]
+    _, fused = saved_for_backward(lambda: norm(adapter(leaf * 2, (16, 16))), exclude)
+    _, plain = saved_for_backward(lambda: norm(reference(leaf * 2, (16, 16))), exclude)
     tokens = 2 * 16 * 16
-    assert fused['saved_bytes'] == 4 * 2 * tokens + 4 * tokens * 64 + tokens * 64  # mean, rstd; z; mask
-    # the reference: LayerNorm(x) and x' (2 x C), then 5 bottleneck-wide tensors (z, the convolution's output, GELU's
-    # input, the dropout mask (a float on the CPU), the up-projection's input) besides the statistics
-    assert plain['saved_bytes'] >= 4 * 2 * tokens + 4 * tokens * (2 * 128 + 5 * 64)
-
-
-def test_recomputed_gradients_equal_plain_autograd_with_dropout():
-    """With a dropout mask, the recomputation in backward reuses the forward's mask: the gradients equal plain
-    autograd's on the same function."""
-    from mmpetl.models.methods.mona import Recomputed
-    torch.manual_seed(0)
-    conv = perturbed(MonaConv(8))
-    z = torch.randn(2, 8, 5, 6, requires_grad=True)
-    keep = torch.rand(2, 8, 5, 6) >= 0.3
-
-    def tail(z):
-        return conv(z) * keep / 0.7
-
-    grad = torch.randn(2, 8, 5, 6)
-    out = Recomputed.apply(tail, z, (keep,), *conv.parameters())
-    grads = torch.autograd.grad(out, [z, *conv.parameters()], grad)
-    ref_out = tail(z)
-    ref_grads = torch.autograd.grad(ref_out, [z, *conv.parameters()], grad)
-    assert torch.equal(out, ref_out)
-    for g, r in zip(grads, ref_grads):
-        assert torch.allclose(g, r, rtol=1e-6, atol=1e-7)
+    statistics = 4 * 2 * tokens  # mean and rstd of one LayerNorm
+    output = 4 * tokens * 128  # the adapter's output, which the LayerNorm keeps
+    assert fused['saved_bytes'] == output + 2 * statistics + 4 * tokens * 64 + tokens * 64  # ... z; mask
+    # the reference: the input, LayerNorm(x) and x' (3 x C), then 5 bottleneck-wide tensors (z, the convolution's
+    # output, GELU's input, the dropout mask (a float on the CPU), the up-projection's input) besides the statistics
+    assert plain['saved_bytes'] >= output + 2 * statistics + 4 * tokens * (3 * 128 + 5 * 64)
 
 
 def test_fused_adapter_dropout_is_a_dropout():
@@ -192,3 +189,25 @@ def test_micro_benchmark_reports_both_formulations():
                                    'fused/channels_last'}
     assert all(t > 0 for t in micro['times'].values()) and micro['speedup'] > 0
     assert max(micro['max_rel_diff'].values()) < RTOL
+
+
+@pytest.mark.parametrize('with_cp', [False, True])
+def test_backbone_gradients_equal_the_reference_formulation(with_cp):
+    """In a whole Swin (training mode), each adapter recovering its input from its output and recomputing its tail,
+    inside the upstream checkpointing or not, gives the gradients of the reference formulation."""
+    fused = PETLBackbone(dict(TINY_SWIN, type='mmdet.SwinTransformer', with_cp=with_cp), dict(type='Mona', dropout=0.))
+    reference = PETLBackbone(dict(TINY_SWIN, type='mmdet.SwinTransformer'),
+                             dict(type='Mona', fused=False, dropout=0.))
+    perturbed(fused)
+    reference.load_state_dict(fused.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    grads = []
+    for model in (fused, reference):
+        model.train()
+        torch.manual_seed(1)  # the same drop-path draws
+        outs = model(x)
+        sum((out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum() for out in outs).backward()
+        grads.append({n: p.grad for n, p in model.named_parameters() if p.requires_grad})
+    assert grads[0].keys() == grads[1].keys() and any('mona' in name for name in grads[0])
+    for name in grads[0]:
+        assert rel_diff(grads[0][name], grads[1][name]) < RTOL, name

@@ -784,9 +784,9 @@ def to_markdown(result: Dict[str, Any]) -> str:
               'graph keeps during one training forward (parameters, buffers and input excluded; deterministic). '
               '*FLOPs*: torch FlopCounterMode (matmuls, convolutions). *step time*: wall-clock; *step CPU time*: '
               'CPU time of the benchmark process (all threads), steadier on a shared machine. *peak memory*: '
-              + ('; '.join(peak_kinds) or 'not measured')
-              + ': the most bytes allocated at once during a step, the part\'s weights, gradients, AdamW states, input '
-              'and activations included (allocator caches and fragmentation excluded).'
+              + ('; '.join(peak_kinds) + ': the most bytes allocated at once during a step, the part\'s weights, '
+                 'gradients, AdamW states, input and activations included (allocator caches and fragmentation '
+                 'excluded).' if peak_kinds else 'not measured.')
               + (' *peak RSS*: the peak resident memory of a fresh process running the same step, over its memory '
                  'before the model was built: what the process really held, the allocator\'s free but kept pages '
                  'included; noisy.' if rss else '')]

@@ -9,13 +9,12 @@ residual::
 Parameters per adapter: 133*C + 9728 for bottleneck 64 (see :meth:`MonaAdapter.num_parameters`); Swin-B: 3,667,456.
 
 By default the adapter computes the same function more cheaply (``fused=True``): the three depthwise convolutions and
-the identity run as one re-parameterised 7x7 depthwise convolution on a channels-last view (:class:`MonaConv`), the
-scaled norm and down-projection keep only their input for backward (:class:`ScaledNormDown`), and the rest of the
-adapter (convolution path, GELU, dropout, up-projection) keeps only the bottleneck input and a one-byte dropout mask,
-recomputing the rest in backward (:class:`Recomputed`): per adapter and token, C + 64 floats and 64 bytes instead of
-3·C + 5·64 floats. The trained
-parameters, their names and count are those of the reference; ``dict(type='Mona', fused=False)`` runs the reference
-formulation. Measured in ``docs/benchmark.md``.
+the identity run as one re-parameterised 7x7 depthwise convolution on a channels-last view (:class:`MonaConv`), and
+the adapter keeps for backward only its output (which the next LayerNorm keeps anyway), the bottleneck input, the
+norm's statistics and a one-byte dropout mask (:class:`FusedMona`): per adapter and token, 64 floats and 64 bytes
+beyond what the block keeps without it, instead of 3·C + 5·64 floats. The trained parameters, their names and count
+are those of the reference; ``dict(type='Mona', fused=False)`` runs the reference formulation. Measured in
+``docs/benchmark.md``.
 """
 from typing import Tuple
 
@@ -84,85 +83,80 @@ class MonaConv(nn.Module):
             conv.reset_parameters()  # the reference keeps PyTorch's default conv init
 
 
-class ScaledNormDown(torch.autograd.Function):
-    """``down_proj(LayerNorm(x) * gamma + x * gammax)`` that keeps only x and the norm's statistics for backward.
+class FusedMona(torch.autograd.Function):
+    """One Mona adapter, ``y = x + tail(z)`` with ``z = down_proj(LayerNorm(x) * gamma + x * gammax)``, keeping for
+    backward only its output y, the bottleneck input z, the norm's statistics and the dropout mask.
 
-    Autograd on the plain expression keeps two (B, N, C) tensors per adapter besides x: ``LayerNorm(x)`` (for the
-    gradient of gamma) and the scaled norm ``x'`` (for the down-projection's weight gradient). Here gamma is folded
-    into the norm's affine (``x' = x_hat * (w * gamma) + b * gamma + x * gammax``) and backward recomputes ``x_hat``
-    and ``x'`` from x, mean and rstd (elementwise work; no matmul is repeated). Backward computes in x's dtype, so
-    it also runs under autocast (the forward's linear may be half precision).
+    Plain autograd keeps, per adapter and token, x, ``LayerNorm(x)`` and the scaled norm ``x'`` (C floats each) and five
+    bottleneck-wide tensors. Here:
 
-    Inputs: x (B, N, C); norm weight, norm bias, gamma, gammax (C,); down weight (D, C), bias (D,); eps.
-    Output: (B, N, D).
+    - ``tail`` (convolution path, GELU, dropout, up-projection) is recomputed from z in backward, under the forward's
+      autocast state (a few bottleneck-wide operations), for its own gradients and z's;
+    - x is not kept: the adapter is a residual, so backward gets it back from its output, ``x = y - tail(z)`` (exact up
+      to the rounding of the forward's add, half an ulp of y). y is the input of the next layer (the block's
+      LayerNorm, or the next block's), which keeps it for its own backward anyway: after the forward, the adapter's
+      input costs no memory at all;
+    - ``LayerNorm(x)`` and ``x'`` are recomputed from x, mean and rstd (elementwise; gamma is folded into the norm's
+      affine, ``x' = x_hat * (w * gamma) + b * gamma + x * gammax``). Backward computes in x's dtype.
+
+    ``tail`` must be deterministic given z and the tensors it closes over (the dropout mask is drawn outside and passed
+    in ``kept``), and read only ``tail_params`` as trainable tensors.
+
+    Inputs: tail, x (B, N, C), kept (tuple of tensors tail closes over), norm weight, norm bias, gamma, gammax (C,),
+    down weight (D, C), down bias (D,), eps, then tail's parameters. Output: y (B, N, C).
     """
 
     @staticmethod
-    def forward(ctx, x, norm_weight, norm_bias, gamma, gammax, weight, bias, eps):
+    def forward(ctx, tail, x, kept, norm_weight, norm_bias, gamma, gammax, weight, bias, eps, *tail_params):
         normed, mean, rstd = torch.native_layer_norm(x, x.shape[-1:], None, None, eps)
         scaled = torch.addcmul(normed * (norm_weight * gamma) + norm_bias * gamma, x, gammax)
-        ctx.save_for_backward(x, mean, rstd, norm_weight, norm_bias, gamma, gammax, weight)
-        return F.linear(scaled, weight, bias)
+        z = F.linear(scaled, weight, bias)
+        y = x + tail(z)
+        ctx.tail, ctx.tail_params = tail, tail_params
+        ctx.device_type = x.device.type
+        ctx.autocast = (torch.is_autocast_enabled(ctx.device_type), torch.get_autocast_dtype(ctx.device_type))
+        ctx.save_for_backward(y, z, mean, rstd, norm_weight, norm_bias, gamma, gammax, weight, *kept)
+        return y
 
     @staticmethod
-    def backward(ctx, grad_out):
-        x, mean, rstd, norm_weight, norm_bias, gamma, gammax, weight = ctx.saved_tensors
+    def backward(ctx, grad_y):
+        y, z, mean, rstd, norm_weight, norm_bias, gamma, gammax, weight = ctx.saved_tensors[:9]
+        needs = ctx.needs_input_grad
+        # tail, recomputed with autograd: the gradients of its parameters and of z
+        wanted = [p for p, needed in zip(ctx.tail_params, needs[10:]) if needed]
+        enabled, dtype = ctx.autocast
+        with torch.enable_grad(), torch.autocast(ctx.device_type, dtype=dtype, enabled=enabled):
+            z = z.detach().requires_grad_()
+            out = ctx.tail(z)
+        grads = iter(torch.autograd.grad(out, [z, *wanted], grad_y, allow_unused=True))
+        grad_z = next(grads)
+        grad_tail = [next(grads) if needed else None for needed in needs[10:]]
+        # the adapter's input, back from its output
+        x = y - out.detach().to(y.dtype)
         normed = (x - mean) * rstd
         scale = norm_weight * gamma
-        grad_out = grad_out.to(x.dtype)
-        tokens = grad_out.reshape(-1, grad_out.shape[-1])  # (B*N, D)
-        grad_scaled = grad_out @ weight.to(x.dtype)  # (B, N, C)
+        grad_z = grad_z.to(x.dtype)
+        tokens = grad_z.reshape(-1, grad_z.shape[-1])  # (B*N, D)
+        grad_scaled = grad_z @ weight.to(x.dtype)  # (B, N, C)
         grad_weight = grad_bias = None
-        if ctx.needs_input_grad[5]:
+        if needs[7]:
             scaled = torch.addcmul(normed * scale + norm_bias * gamma, x, gammax)
             grad_weight = (tokens.t() @ scaled.reshape(-1, scaled.shape[-1])).to(weight.dtype)
-        if ctx.needs_input_grad[6]:
+        if needs[8]:
             grad_bias = tokens.sum(0).to(weight.dtype)
         flat = grad_scaled.reshape(-1, grad_scaled.shape[-1])
         grad_scale = (flat * normed.reshape(flat.shape)).sum(0)  # d/d(w * gamma)
         grad_shift = flat.sum(0)  # d/d(b * gamma)
         grad_gammax = (flat * x.reshape(flat.shape)).sum(0)
-        # LayerNorm input gradient for the upstream gradient g = grad_scaled * scale, plus the gammax path.
-        g = grad_scaled * scale
-        grad_x = rstd * (g - g.mean(-1, keepdim=True) - normed * (g * normed).mean(-1, keepdim=True))
-        grad_x = grad_x + grad_scaled * gammax
-        return (grad_x, grad_scale * gamma, grad_shift * gamma, grad_scale * norm_weight + grad_shift * norm_bias,
-                grad_gammax, grad_weight, grad_bias, None)
-
-
-class Recomputed(torch.autograd.Function):
-    """``fn(x)`` that keeps only ``x`` for backward and recomputes ``fn``'s intermediates there (activation
-    checkpointing of one small sub-graph, with what it keeps passed through ``save_for_backward``, so that
-    ``saved_tensors_hooks`` see it).
-
-    ``fn`` must be deterministic given ``x`` and the tensors it closes over (draw random numbers outside it) and read
-    only ``params`` as trainable tensors; their gradients and x's are returned. Backward runs under the forward's
-    autocast state. Inputs: fn, x, extra tensors that fn closes over and backward must keep (a dropout mask),
-    then the parameters.
-    """
-
-    @staticmethod
-    def forward(ctx, fn, x, kept, *params):
-        ctx.fn, ctx.params = fn, params
-        ctx.device_type = x.device.type
-        ctx.autocast = (torch.is_autocast_enabled(ctx.device_type), torch.get_autocast_dtype(ctx.device_type))
-        ctx.save_for_backward(x, *kept)
-        with torch.no_grad():
-            return fn(x)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        x = ctx.saved_tensors[0]
-        params = [p for p, needed in zip(ctx.params, ctx.needs_input_grad[3:]) if needed]
-        x = x.detach().requires_grad_(ctx.needs_input_grad[1])
-        enabled, dtype = ctx.autocast
-        with torch.enable_grad(), torch.autocast(ctx.device_type, dtype=dtype, enabled=enabled):
-            out = ctx.fn(x)
-        wrt = ([x] if ctx.needs_input_grad[1] else []) + params
-        grads = iter(torch.autograd.grad(out, wrt, grad_out, allow_unused=True))
-        grad_x = next(grads) if ctx.needs_input_grad[1] else None
-        grad_params = [next(grads) if needed else None for needed in ctx.needs_input_grad[3:]]
-        return (None, grad_x, None, *grad_params)
+        grad_x = None
+        if needs[1]:
+            # LayerNorm input gradient for the upstream gradient g = grad_scaled * scale, the gammax path, the residual
+            g = grad_scaled * scale
+            grad_x = rstd * (g - g.mean(-1, keepdim=True) - normed * (g * normed).mean(-1, keepdim=True))
+            grad_x = grad_x + grad_scaled * gammax + grad_y.to(x.dtype)
+        return (None, grad_x, None, grad_scale * gamma, grad_shift * gamma,
+                grad_scale * norm_weight + grad_shift * norm_bias, grad_gammax, grad_weight, grad_bias, None,
+                *grad_tail)
 
 
 class MonaAdapter(PETLModule):
@@ -171,12 +165,11 @@ class MonaAdapter(PETLModule):
     ``x' = LayerNorm(x) * gamma + x * gammax`` (gamma = 1e-6, gammax = 1 at init, so x' ~ x), then
     down-projection C -> bottleneck, :class:`MonaConv` on the grid, GELU, dropout, up-projection, residual on ``x``.
 
-    With ``fused=True`` (default) the same function is computed with less memory and time: the scaled norm and the
-    down-projection are one :class:`ScaledNormDown` (two fewer (B, N, C) tensors kept for backward),
-    :class:`MonaConv` runs its re-parameterised kernels on a channels-last view, and the tail (convolution path,
-    GELU, dropout, up-projection) keeps only its input and the dropout mask (bool), recomputing the rest in backward
-    (:class:`Recomputed`; a few bottleneck-wide operations). The dropout draws its own mask (the same distribution as
-    ``nn.Dropout``, not the same random numbers). ``fused=False`` is the reference formulation, for comparison.
+    With ``fused=True`` (default) the same function is computed with less memory and time: the adapter is one
+    :class:`FusedMona`, which keeps its output (kept by the next LayerNorm anyway), the bottleneck input, the norm's
+    statistics and the dropout mask (bool), and gets its input back from its output in backward; :class:`MonaConv`
+    runs its re-parameterised kernels on a channels-last view. The dropout draws its own mask (the same distribution
+    as ``nn.Dropout``, not the same random numbers). ``fused=False`` is the reference formulation, for comparison.
     Parameters and their names are the same either way.
 
     Args:
@@ -228,11 +221,9 @@ class MonaAdapter(PETLModule):
         if not self.fused:
             z = self.down_proj(self.norm(x) * self.gamma + x * self.gammax)
             return x + self.up_proj(self.dropout(F.gelu(self.conv_path(z, hw_shape))))
-        z = ScaledNormDown.apply(x, self.norm.weight, self.norm.bias, self.gamma, self.gammax, self.down_proj.weight,
-                                 self.down_proj.bias, self.norm.eps)
         keep = None
-        if self.training and self.dropout.p > 0:
-            keep = torch.rand(z.shape, device=z.device) >= self.dropout.p  # one byte per element
+        if self.training and self.dropout.p > 0:  # one byte per element
+            keep = torch.rand((*x.shape[:-1], self.down_proj.out_features), device=x.device) >= self.dropout.p
 
         def tail(z):
             h = F.gelu(self.conv_path(z, hw_shape))
@@ -240,10 +231,12 @@ class MonaAdapter(PETLModule):
                 h = h * keep / (1 - self.dropout.p)
             return self.up_proj(h)
 
-        if not (torch.is_grad_enabled() and (z.requires_grad or self.up_proj.weight.requires_grad)):
-            return x + tail(z)
-        params = [*self.conv.parameters(), *self.up_proj.parameters()]
-        return x + Recomputed.apply(tail, z, () if keep is None else (keep,), *params)
+        params = [self.norm.weight, self.norm.bias, self.gamma, self.gammax, self.down_proj.weight,
+                  self.down_proj.bias]
+        tail_params = [*self.conv.parameters(), *self.up_proj.parameters()]
+        if not (torch.is_grad_enabled() and any(t.requires_grad for t in (x, *params, *tail_params))):
+            return x + tail(self.down_proj(self.norm(x) * self.gamma + x * self.gammax))
+        return FusedMona.apply(tail, x, () if keep is None else (keep,), *params, self.norm.eps, *tail_params)
 
     def conv_path(self, z: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
         """:class:`MonaConv` on the patch tokens of z (B, N, D); the first N - H*W tokens pass unchanged."""
