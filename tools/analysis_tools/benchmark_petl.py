@@ -98,6 +98,8 @@ def write(out_dir: str, name: str, markdown: str, data, plot=None) -> None:
 
 def main():
     args = parse_args()
+    # torch.profiler (the CPU peak) logs "gpuGetDeviceCount failed" as an error on a machine without a GPU
+    os.environ.setdefault('KINETO_LOG_LEVEL', '5')
     from mmpetl.models import available_methods
     from mmpetl.utils import benchmark
 
