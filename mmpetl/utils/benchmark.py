@@ -719,8 +719,9 @@ def run_benchmark(config: str, methods: Sequence[str], parts: Sequence[str] = PA
         rows += measure_method(case, rss=rss, log=log)
     add_ratios(rows)
     shown = os.path.relpath(config)  # relative to the working directory when inside it (the repository)
-    meta = dict(config=config if shown.startswith('..') else shown, overrides=dict(overrides or {}), input=[batch, 3, size, size], steps=steps,
-                warmup=warmup, device=device, seed=seed, machine=machine_description(device),
+    meta = dict(config=config if shown.startswith('..') else shown, overrides=dict(overrides or {}),
+                input=[batch, 3, size, size], steps=steps, warmup=warmup, device=device, seed=seed,
+                machine=machine_description(device),
                 date=time.strftime('%Y-%m-%d %H:%M'), argv=sys.argv)
     return dict(meta=meta, rows=rows)
 

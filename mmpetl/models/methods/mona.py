@@ -11,9 +11,9 @@ Parameters per adapter: 133*C + 9728 for bottleneck 64 (see :meth:`MonaAdapter.n
 By default the adapter computes the same function more cheaply (``fused=True``): the three depthwise convolutions and
 the identity run as one re-parameterised 7x7 depthwise convolution on a channels-last view (:class:`MonaConv`), and
 the adapter keeps for backward only its output (which the next LayerNorm keeps anyway), the bottleneck input, the
-norm's statistics and a one-byte dropout mask (:class:`FusedMona`): per adapter and token, 64 floats and 64 bytes
-beyond what the block keeps without it, instead of 3·C + 5·64 floats. The trained parameters, their names and count
-are those of the reference; ``dict(type='Mona', fused=False)`` runs the reference formulation. Measured in
+norm's statistics and a one-byte dropout mask (:class:`FusedMona`): per adapter and token, 64 + 2 floats and 64
+bytes beyond what the block keeps without it, instead of 3·C + 5·64 floats. The trained parameters, their names and
+count are those of the reference; ``dict(type='Mona', fused=False)`` runs the reference formulation. Measured in
 ``docs/benchmark.md``.
 """
 from typing import Tuple
