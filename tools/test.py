@@ -15,6 +15,7 @@ import os
 
 from mmengine.config import Config, DictAction
 
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='test config file path')

@@ -60,10 +60,7 @@ def load_runner_config(path: str, launcher: str, cfg_options: Optional[dict] = N
     Returns:
         tuple: the config and its ``default_scope``.
     """
-    cfg = Config.fromfile(path)
-    cfg.launcher = launcher
-    if cfg_options is not None:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(path, {'launcher': launcher, **(cfg_options or {})})  # --cfg-options may set the launcher
     scope = register_scope_modules(cfg)
     setup_cpu_distributed(cfg, launcher)
     if work_dir is not None:

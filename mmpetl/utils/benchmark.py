@@ -103,6 +103,11 @@ def flatten_tensors(outputs) -> List[Tensor]:
 # ----------------------------------------------------------------------------------------------- the measurements
 
 
+def storage_key(tensor: Tensor) -> Tuple[torch.device, int]:
+    """What identifies the memory a tensor lives in: its device and its storage's address."""
+    return tensor.device, tensor.untyped_storage().data_ptr()
+
+
 def saved_for_backward(fn: Callable[[], Any], exclude: Iterable[Tensor] = ()) -> Tuple[Any, Dict[str, int]]:
     """Run ``fn()`` and measure what its autograd graph saves for backward.
 
@@ -115,7 +120,7 @@ def saved_for_backward(fn: Callable[[], Any], exclude: Iterable[Tensor] = ()) ->
         of the distinct storages packed (a tensor saved by several ops, or views of one buffer, count once, at the
         size of the memory they keep alive); ``packed_bytes`` sums ``numel * element_size`` over every pack.
     """
-    excluded = {(t.device, t.untyped_storage().data_ptr()) for t in exclude}
+    excluded = {storage_key(t) for t in exclude}
     # Holding the storages keeps their addresses from being reused by a later tensor of the same forward.
     storages = {}
     packed = 0
@@ -123,10 +128,9 @@ def saved_for_backward(fn: Callable[[], Any], exclude: Iterable[Tensor] = ()) ->
     def pack(tensor: Tensor) -> Tensor:
         nonlocal packed
         packed += tensor.numel() * tensor.element_size()
-        storage = tensor.untyped_storage()
-        key = (tensor.device, storage.data_ptr())
+        key = storage_key(tensor)
         if key not in excluded:
-            storages.setdefault(key, storage)
+            storages.setdefault(key, tensor.untyped_storage())
         # Not the tensor itself: an op that saves its output (exp, softmax) would then hold, through its saved
         # variable, the tensor whose grad_fn it is, a reference cycle autograd never frees (the whole graph leaks).
         return tensor.detach()
@@ -196,11 +200,8 @@ def cpu_allocated_during(step: Callable[[], Any]) -> Tuple[int, int]:
 
 
 def tensor_bytes(tensors: Iterable[Tensor]) -> int:
-    """Bytes of the distinct storages of ``tensors``."""
-    storages = {}
-    for t in tensors:
-        storages.setdefault((t.device, t.untyped_storage().data_ptr()), t.untyped_storage().nbytes())
-    return sum(storages.values())
+    """Bytes of the distinct storages of ``tensors`` (views of one buffer count once)."""
+    return sum({storage_key(t): t.untyped_storage().nbytes() for t in tensors}.values())
 
 
 def read_rss() -> Dict[str, int]:
@@ -280,11 +281,10 @@ def mona_conv_micro_benchmark(batch: int = 2, channels: int = 64, size: int = 12
 
 
 def load_config(config: str, overrides: Optional[Dict[str, Any]] = None):
-    """The config with ``overrides`` merged (mmengine's ``--cfg-options`` syntax: ``{'model.backbone.x': 1}``)."""
-    from mmengine.config import Config
-    cfg = Config.fromfile(config)
-    if overrides:
-        cfg.merge_from_dict(overrides)
+    """The config with ``overrides`` merged (mmengine's ``--cfg-options`` syntax: ``{'model.backbone.x': 1}``),
+    checked to have a PETL backbone."""
+    from ..engine import load_config as load_merged
+    cfg = load_merged(config, overrides)
     if cfg.model.get('backbone', {}).get('type') != 'mmpetl.PETLBackbone':
         raise ValueError(f'{config}: model.backbone.type must be "mmpetl.PETLBackbone" (got '
                          f'{cfg.model.get("backbone", {}).get("type")!r}); the benchmark swaps its `method`.')

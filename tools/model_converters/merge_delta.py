@@ -20,6 +20,7 @@ import sys
 
 from mmengine.config import DictAction
 
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='the PETL config of the delta (its backbone init_cfg loads the base)')

@@ -219,8 +219,7 @@ class MonaAdapter(PETLModule):
         if num_prefix < 0:
             raise ValueError(f'MonaAdapter: {N} tokens cannot hold the patch grid {H}x{W}')
         if not self.fused:
-            z = self.down_proj(self.norm(x) * self.gamma + x * self.gammax)
-            return x + self.up_proj(self.dropout(F.gelu(self.conv_path(z, hw_shape))))
+            return x + self.up_proj(self.dropout(F.gelu(self.conv_path(self.scaled_down(x), hw_shape))))
         keep = None
         if self.training and self.dropout.p > 0:  # one byte per element
             keep = torch.rand((*x.shape[:-1], self.down_proj.out_features), device=x.device) >= self.dropout.p
@@ -235,8 +234,12 @@ class MonaAdapter(PETLModule):
                   self.down_proj.bias]
         tail_params = [*self.conv.parameters(), *self.up_proj.parameters()]
         if not (torch.is_grad_enabled() and any(t.requires_grad for t in (x, *params, *tail_params))):
-            return x + tail(self.down_proj(self.norm(x) * self.gamma + x * self.gammax))
+            return x + tail(self.scaled_down(x))
         return FusedMona.apply(tail, x, () if keep is None else (keep,), *params, self.norm.eps, *tail_params)
+
+    def scaled_down(self, x: Tensor) -> Tensor:
+        """``down_proj(LayerNorm(x) * gamma + x * gammax)``, as the reference writes it (B, N, C) -> (B, N, D)."""
+        return self.down_proj(self.norm(x) * self.gamma + x * self.gammax)
 
     def conv_path(self, z: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
         """:class:`MonaConv` on the patch tokens of z (B, N, D); the first N - H*W tokens pass unchanged."""
