@@ -195,6 +195,43 @@ def test_tool_writes_markdown_json_and_png(tmp_path, monkeypatch, capsys):
     assert (tmp_path / 'run.png').stat().st_size > 0
 
 
+@pytest.mark.parametrize('args, message', [
+    (['--size', '0'], 'argument --size: 0 is below 1'),
+    (['--steps', 'x'], "argument --steps: 'x' is not an integer"),
+    (['--mona-micro', '--micro-shape', '2', '0', '8'], 'argument --micro-shape: 0 is below 1'),
+    (['--device', 'bogus'], "device 'bogus': not a device; use cpu, cuda or cuda:N"),
+    (['--device', 'mps'], "device 'mps': the benchmark measures on cpu, cuda or cuda:N"),
+    (['--methods', 'Monaa'], "method 'Monaa': unknown method 'Monaa'; valid choices: AdaptFormer, "),
+    (['--methods', 'Mona:bottlenek=8'], "method 'Mona:bottlenek=8': unknown option(s) 'bottlenek' for PETL method "
+                                        "'Mona'. Valid options: bottleneck, dropout, fused"),
+    (['--methods', 'Mona@with_checkpoint=True'], "method 'Mona@with_checkpoint=True': mmdet.SwinTransformer has no "
+                                                 'option(s) with_checkpoint'),
+    (['--methods', 'Mona:fused'], "method 'Mona:fused': options are key=value, got 'fused'"),
+])
+def test_tool_names_what_is_wrong_with_its_arguments(args, message, monkeypatch, capsys):
+    monkeypatch.setattr(sys, 'argv', [TOOL, DEMO_CONFIG, *args])
+    with pytest.raises(SystemExit) as exit_info:
+        load_tool().main()
+    assert exit_info.value.code == 2
+    assert f'benchmark_petl.py: error: {message}' in capsys.readouterr().err
+
+
+def test_tool_refuses_a_config_it_cannot_measure(tmp_path, monkeypatch, capsys):
+    for config, message in [(str(tmp_path / 'missing.py'), 'no such file'),
+                            (osp.join(ROOT, 'configs/_base_/petl_runtime.py'),
+                             'model.backbone.type must be "mmpetl.PETLBackbone" (got None)')]:
+        monkeypatch.setattr(sys, 'argv', [TOOL, config])
+        with pytest.raises(SystemExit):
+            load_tool().main()
+        assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the answer on a machine without CUDA')
+def test_cuda_without_a_gpu_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match=r"device 'cuda:0': torch .* sees no CUDA device here"):
+        benchmark.check_device('cuda:0')
+
+
 def test_tool_help():
     out = subprocess.run([sys.executable, TOOL, '--help'], capture_output=True, text=True, check=True).stdout
     assert '--mona-micro' in out and '--backbone-only' in out and 'saved for backward' in out

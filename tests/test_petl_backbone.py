@@ -57,6 +57,14 @@ def test_unknown_method_lists_the_valid_choices():
     assert 'Mona' in available_methods() and 'Fixed' in available_methods()
 
 
+def test_unknown_method_option_lists_the_valid_options():
+    with pytest.raises(TypeError, match=r"unknown option\(s\) 'bottlenek' for PETL method 'Mona'\. "
+                                        r"Valid options: bottleneck, dropout, fused"):
+        PETLBackbone(SWIN, dict(type='Mona', bottlenek=32))
+    with pytest.raises(TypeError, match=r"'rank' for PETL method 'Full'\. Valid options: none"):
+        PETLBackbone(SWIN, dict(type='Full', rank=4))
+
+
 def test_method_must_be_a_config_dict():
     with pytest.raises(TypeError, match='must be a dict with a `type`'):
         PETLBackbone(SWIN, 'Mona')

@@ -14,6 +14,7 @@ names that start with the method's name (``stages.0.blocks.0.mona_attn.down_proj
 settled here, at construction time, because DDP wraps the model before ``train()`` or ``init_weights()`` run.
 """
 import copy
+import inspect
 from typing import List, Sequence, Tuple
 
 from torch import nn
@@ -68,9 +69,17 @@ def build_method(method: dict) -> BasePETLMethod:
     if method_type not in available_methods():
         raise ValueError(f'PETLBackbone: unknown PETL method {method_type!r}. '
                          f'Valid choices: {", ".join(available_methods())}')
+    cls = PETL_METHODS.get(method_type)
+    options = {k: v for k, v in method.items() if k != 'type'}
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # without self
+    valid = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [] if any(p.kind == p.VAR_KEYWORD for p in params) else sorted(set(options) - set(valid))
+    if unknown:
+        raise TypeError(f'PETLBackbone: unknown option(s) {", ".join(map(repr, unknown))} for PETL method '
+                        f'{method_type!r}. Valid options: {", ".join(valid) if valid else "none"}')
     # Not PETL_METHODS.build(): with a downstream default scope (mmdet, ...) mmengine would look for that scope in
     # this registry tree first and warn.
-    return PETL_METHODS.get(method_type)(**{k: v for k, v in method.items() if k != 'type'})
+    return cls(**options)
 
 
 def build_upstream(backbone: dict) -> nn.Module:

@@ -234,7 +234,7 @@ def mona_conv_micro_benchmark(batch: int = 2, channels: int = 64, size: int = 12
         ``rounding_floor`` (the same for the reference on a channels-last input: float rounding alone), the shape.
     """
     from ..models.methods.mona import MonaConv
-    device = torch.device(device)
+    device = check_device(device)
     seed_everything(seed)
     conv = MonaConv(channels).to(device)
     x = torch.randn(batch, channels, size, size, device=device)
@@ -285,10 +285,83 @@ def load_config(config: str, overrides: Optional[Dict[str, Any]] = None):
     checked to have a PETL backbone."""
     from ..engine import load_config as load_merged
     cfg = load_merged(config, overrides)
-    if cfg.model.get('backbone', {}).get('type') != 'mmpetl.PETLBackbone':
+    backbone = cfg.get('model', {}).get('backbone', {})
+    if backbone.get('type') != 'mmpetl.PETLBackbone':
         raise ValueError(f'{config}: model.backbone.type must be "mmpetl.PETLBackbone" (got '
-                         f'{cfg.model.get("backbone", {}).get("type")!r}); the benchmark swaps its `method`.')
+                         f'{backbone.get("type")!r}); the benchmark swaps its `method`.')
     return cfg
+
+
+def check_device(name: str) -> torch.device:
+    """The device to measure on: ``cpu``, ``cuda`` or ``cuda:N``, usable here.
+
+    Raises:
+        ValueError: what is wrong with it (not a device, not one the benchmark measures on, no such CUDA device).
+    """
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f'device {name!r}: not a device; use cpu, cuda or cuda:N') from None
+    if device.type not in ('cpu', 'cuda'):
+        raise ValueError(f'device {name!r}: the benchmark measures on cpu, cuda or cuda:N')
+    if device.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise ValueError(f'device {name!r}: torch {torch.__version__} sees no CUDA device here '
+                             '(torch.cuda.is_available() is False); use --device cpu')
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f'device {name!r}: there are {torch.cuda.device_count()} CUDA device(s), '
+                             f'cuda:0 to cuda:{torch.cuda.device_count() - 1}')
+    return device
+
+
+def check_run(config: str, methods: Sequence[str], parts: Sequence[str] = PARTS, device: str = 'cpu',
+              overrides: Optional[Dict[str, Any]] = None) -> None:
+    """Everything about a run that can be wrong before anything is built: the config (a file with a PETL backbone),
+    the device, each method spec (known method, known method options, known options of the upstream backbone), and on
+    CUDA, for a detector's whole model, an mmcv built with its CUDA ops (RoIAlign, NMS).
+
+    Raises:
+        ValueError: what is wrong, with the valid choices.
+    """
+    import inspect
+
+    from mmengine.registry import MODELS, DefaultScope
+
+    from ..models import available_methods
+    from ..models.petl_backbone import build_method
+    if not os.path.isfile(config):
+        raise ValueError(f'config {config!r}: no such file')
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise ValueError(f'parts {unknown}: valid parts are {", ".join(PARTS)}')
+    device = check_device(device)
+    cfg = load_config(config, overrides)
+    upstream = cfg.model.backbone.backbone
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
+        upstream_cls = MODELS.get(upstream.type)
+    if upstream_cls is None:
+        raise ValueError(f'{config}: the upstream backbone {upstream.type!r} is not registered')
+    params = list(inspect.signature(upstream_cls.__init__).parameters.values())[1:]
+    upstream_options = None if any(p.kind == p.VAR_KEYWORD for p in params) else [p.name for p in params]
+    for spec in methods:
+        method = parse_method(spec)
+        if method['type'] not in available_methods():
+            raise ValueError(f'method {spec!r}: unknown method {method["type"]!r}; valid choices: '
+                             f'{", ".join(available_methods())}')
+        try:
+            build_method(method)
+        except TypeError as err:
+            raise ValueError(f'method {spec!r}: {str(err).partition(": ")[2]}') from None
+        wrong = sorted(set(parse_backbone_options(spec)) - set(upstream_options or ()))
+        if upstream_options is not None and wrong:
+            raise ValueError(f'method {spec!r}: {upstream.type} has no option(s) {", ".join(wrong)} (after "@": '
+                             f'options of the upstream backbone, e.g. with_cp=True)')
+    if device.type == 'cuda' and 'whole' in parts and cfg.get('default_scope') in ('mmdet', 'mmrotate'):
+        from mmcv.ops import get_compiling_cuda_version
+        if get_compiling_cuda_version() == 'not available':
+            raise ValueError('mmcv was built without its CUDA ops, which a detector needs on CUDA (RoIAlign, NMS): '
+                             'rebuild it with FORCE_CUDA=1 (tools/setup_env.sh does when nvcc is on the PATH and '
+                             'torch sees a GPU), or measure the backbone alone (--backbone-only)')
 
 
 def build_model(cfg, method: Dict[str, Any], device: torch.device,
@@ -705,11 +778,13 @@ def run_benchmark(config: str, methods: Sequence[str], parts: Sequence[str] = PA
                   batch: int = 1, steps: int = 3, warmup: int = 1, device: str = 'cpu', seed: int = 0,
                   overrides: Optional[Dict[str, Any]] = None, rss: bool = True,
                   log: Callable[[str], None] = print) -> Dict[str, Any]:
-    """Measure every method on the same input in this process (the RSS peaks in fresh ones).
+    """Measure every method on the same input in this process (the RSS peaks in fresh ones), after
+    :func:`check_run`.
 
     Returns:
         dict: ``meta`` (config, input, machine, settings) and ``rows`` (one per method and part, ratios added).
     """
+    check_run(config, methods, parts, device, overrides)
     rows = []
     methods = with_reference(methods)
     for index, method in enumerate(methods):

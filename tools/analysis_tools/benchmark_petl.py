@@ -42,7 +42,20 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_CONFIG = osp.join(ROOT, 'configs/_base_/cascade-mask-rcnn_swin-b_fpn_4conv1fc-giou_ms-crop-3x_coco.py')
 
 
-def parse_args():
+def count(minimum: int):
+    """An argparse type: an integer >= minimum."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f'{value} is below {minimum}')
+        return value
+    return parse
+
+
+def make_parser() -> argparse.ArgumentParser:
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', nargs='?', default=DEFAULT_CONFIG,
@@ -52,11 +65,11 @@ def parse_args():
                         help='methods, "Name", "Name:key=value,..." (method options) and/or "Name@key=value,..." '
                         '(options of the upstream backbone for that row, e.g. Mona@with_cp=True) (default: every '
                         'registered method); Full is added when missing')
-    parser.add_argument('--size', type=int, default=512, help='input images are size x size (default 512)')
-    parser.add_argument('--batch', type=int, default=1, help='images per batch (default 1)')
-    parser.add_argument('--steps', type=int, default=3,
+    parser.add_argument('--size', type=count(1), default=512, help='input images are size x size (default 512)')
+    parser.add_argument('--batch', type=count(1), default=1, help='images per batch (default 1)')
+    parser.add_argument('--steps', type=count(0), default=3,
                         help='timed training steps per method (default 3; 0: memory and FLOPs only)')
-    parser.add_argument('--warmup', type=int, default=1, help='untimed steps before them (default 1)')
+    parser.add_argument('--warmup', type=count(0), default=1, help='untimed steps before them (default 1)')
     parser.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N (default cpu)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the batch and of every step (default 0)')
     part = parser.add_mutually_exclusive_group()
@@ -71,9 +84,9 @@ def parse_args():
     parser.add_argument('--params', action='store_true',
                         help='only the trainable-parameter table on Swin-B, Swin-L and ViT-B (no forward)')
     parser.add_argument('--mona-micro', action='store_true', help='only the Mona convolution micro-benchmark')
-    parser.add_argument('--micro-shape', type=int, nargs=3, default=(2, 64, 128), metavar=('B', 'C', 'S'),
+    parser.add_argument('--micro-shape', type=count(1), nargs=3, default=(2, 64, 128), metavar=('B', 'C', 'S'),
                         help='micro-benchmark input B x C x S x S (default 2 64 128)')
-    return parser.parse_args()
+    return parser
 
 
 def log(message: str) -> None:
@@ -97,13 +110,18 @@ def write(out_dir: str, name: str, markdown: str, data, plot=None) -> None:
 
 
 def main():
-    args = parse_args()
+    parser = make_parser()
+    args = parser.parse_args()
     # torch.profiler (the CPU peak) logs "gpuGetDeviceCount failed" as an error on a machine without a GPU
     os.environ.setdefault('KINETO_LOG_LEVEL', '5')
     from mmpetl.models import available_methods
     from mmpetl.utils import benchmark
 
     if args.mona_micro:
+        try:
+            benchmark.check_device(args.device)
+        except ValueError as err:
+            parser.error(str(err))
         batch, channels, size = args.micro_shape
         log(f'[benchmark] Mona convolution micro-benchmark, {batch}x{channels}x{size}x{size}, {args.device}')
         micro = benchmark.mona_conv_micro_benchmark(batch, channels, size, steps=max(args.steps, 10),
@@ -112,16 +130,17 @@ def main():
         return 0
 
     methods = args.methods or available_methods()
-    unknown = sorted({benchmark.parse_method(m)['type'] for m in methods} - set(available_methods()))
-    if unknown:
-        sys.exit(f'unknown method(s) {unknown}; valid choices: {", ".join(available_methods())}')
+    parts = ('backbone',) if args.backbone_only else ('whole',) if args.whole else benchmark.PARTS
+    try:
+        benchmark.check_run(args.config, methods, parts, args.device, args.override)
+    except ValueError as err:
+        parser.error(str(err))
 
     if args.params:
         table = benchmark.parameter_table(methods, log=log)
         write(args.out_dir, args.name or 'params', benchmark.parameter_markdown(table), table)
         return 0
 
-    parts = ('backbone',) if args.backbone_only else ('whole',) if args.whole else benchmark.PARTS
     start = time.time()
     result = benchmark.run_benchmark(args.config, methods, parts, size=args.size, batch=args.batch, steps=args.steps,
                                      warmup=args.warmup, device=args.device, seed=args.seed, overrides=args.override,
