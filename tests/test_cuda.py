@@ -8,12 +8,11 @@ import copy
 import pytest
 import torch
 
-from mmpetl.models import PETLBackbone
 from mmpetl.models.methods import MonaAdapter
 from mmpetl.utils import benchmark
 
-from conftest import DEMO_CONFIG, TINY_SWIN
-from test_mona_fused import RTOL, perturbed, rel_diff
+from conftest import DEMO_CONFIG
+from test_mona_fused import RTOL, assert_backbone_gradients_equal_the_reference, perturbed, rel_diff
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='no CUDA device')
 
@@ -53,21 +52,7 @@ def test_mona_micro_benchmark_on_cuda():
 
 @pytest.mark.parametrize('with_cp', [False, True])
 def test_fused_mona_gradients_equal_the_reference_on_cuda(with_cp):
-    fused = PETLBackbone(dict(TINY_SWIN, type='mmdet.SwinTransformer', with_cp=with_cp), dict(type='Mona', dropout=0.))
-    reference = PETLBackbone(dict(TINY_SWIN, type='mmdet.SwinTransformer'), dict(type='Mona', fused=False, dropout=0.))
-    perturbed(fused)
-    reference.load_state_dict(fused.state_dict())
-    x = torch.randn(2, 3, 64, 64, device='cuda')
-    grads = []
-    for model in (fused.cuda(), reference.cuda()):
-        model.train()  # (mmdet's Swin returns None from train())
-        torch.manual_seed(1)  # the same drop-path draws
-        sum((out * torch.linspace(-1, 1, out.numel(), device='cuda').view_as(out)).sum()
-            for out in model(x)).backward()
-        grads.append({n: p.grad for n, p in model.named_parameters() if p.requires_grad})
-    assert grads[0].keys() == grads[1].keys()
-    for name in grads[0]:
-        assert rel_diff(grads[0][name], grads[1][name]) < RTOL, name
+    assert_backbone_gradients_equal_the_reference(with_cp, 'cuda')
 
 
 def test_fused_mona_under_cuda_autocast():
