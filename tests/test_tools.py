@@ -86,6 +86,19 @@ def test_every_tool_answers_help(tool):
     assert 'usage' in result.stdout.lower() or tool.split('/')[-1] in result.stdout
 
 
+@pytest.mark.parametrize('tool, args, message', [
+    ('train.py', ['missing.py'], "config 'missing.py': no such file"),
+    ('train.py', [DEMO_CONFIG, '--resume', 'missing.pth'], "--resume 'missing.pth': no such file"),
+    ('test.py', [DEMO_CONFIG, 'missing.pth'], "checkpoint 'missing.pth': no such file"),
+    ('model_converters/extract_delta.py', ['missing.py', 'missing.pth', 'out.pth'], "config 'missing.py': no such"),
+    ('model_converters/merge_delta.py', [DEMO_CONFIG, 'missing.pth', 'out.pth'], "delta 'missing.pth': no such"),
+])
+def test_a_missing_input_file_is_named(tool, args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_tool(tool, *args)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_unknown_scope_is_refused_with_the_choices():
     with pytest.raises(ValueError, match='mmdet, mmseg, mmpretrain, mmrotate'):
         register_scope_modules(Config(dict(default_scope='mmocr')))

@@ -32,6 +32,8 @@ def parse_args():
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank; torchrun sets LOCAL_RANK.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
+    from mmpetl.utils.cli import require_files
+    require_files(parser, {'config': args.config, '--resume': None if args.resume == 'auto' else args.resume})
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args

@@ -23,7 +23,10 @@ def parse_args():
     parser.add_argument('checkpoint', help='a full checkpoint (mmengine: iter_<n>.pth / epoch_<n>.pth)')
     parser.add_argument('out', help='the delta checkpoint to write')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override settings of the config')
-    return parser.parse_args()
+    args = parser.parse_args()
+    from mmpetl.utils.cli import require_files
+    require_files(parser, {'config': args.config, 'checkpoint': args.checkpoint})
+    return args
 
 
 def main():

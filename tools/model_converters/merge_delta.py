@@ -32,6 +32,8 @@ def parse_args():
     parser.add_argument('--force', action='store_true', help='merge even when the base fingerprint differs')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override settings of the config')
     args = parser.parse_args()
+    from mmpetl.utils.cli import require_files
+    require_files(parser, {'config': args.config, 'delta': args.delta})
     if args.plain_config and not args.fold_lora:
         parser.error('--plain-config needs --fold-lora: without folding, the PETL modules stay in the checkpoint')
     return args
