@@ -15,7 +15,7 @@ settled here, at construction time, because DDP wraps the model before ``train()
 """
 import copy
 import inspect
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from torch import nn
 
@@ -60,6 +60,14 @@ def available_methods() -> List[str]:
     return sorted(PETL_METHODS.module_dict)
 
 
+def init_options(cls: type) -> Optional[List[str]]:
+    """The keyword arguments ``cls(...)`` takes, or None when it takes any (``**kwargs``)."""
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # without self
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
 def build_method(method: dict) -> BasePETLMethod:
     if not isinstance(method, dict) or 'type' not in method:
         raise TypeError(f'PETLBackbone: `method` must be a dict with a `type`, e.g. dict(type="Mona"); got {method!r}.'
@@ -71,9 +79,8 @@ def build_method(method: dict) -> BasePETLMethod:
                          f'Valid choices: {", ".join(available_methods())}')
     cls = PETL_METHODS.get(method_type)
     options = {k: v for k, v in method.items() if k != 'type'}
-    params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # without self
-    valid = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    unknown = [] if any(p.kind == p.VAR_KEYWORD for p in params) else sorted(set(options) - set(valid))
+    valid = init_options(cls)
+    unknown = [] if valid is None else sorted(set(options) - set(valid))
     if unknown:
         raise TypeError(f'PETLBackbone: unknown option(s) {", ".join(map(repr, unknown))} for PETL method '
                         f'{method_type!r}. Valid options: {", ".join(valid) if valid else "none"}')

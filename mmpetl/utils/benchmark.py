@@ -323,12 +323,10 @@ def check_run(config: str, methods: Sequence[str], parts: Sequence[str] = PARTS,
     Raises:
         ValueError: what is wrong, with the valid choices.
     """
-    import inspect
-
     from mmengine.registry import MODELS, DefaultScope
 
     from ..models import available_methods
-    from ..models.petl_backbone import build_method
+    from ..models.petl_backbone import build_method, init_options
     if not os.path.isfile(config):
         raise ValueError(f'config {config!r}: no such file')
     unknown = sorted(set(parts) - set(PARTS))
@@ -341,8 +339,7 @@ def check_run(config: str, methods: Sequence[str], parts: Sequence[str] = PARTS,
         upstream_cls = MODELS.get(upstream.type)
     if upstream_cls is None:
         raise ValueError(f'{config}: the upstream backbone {upstream.type!r} is not registered')
-    params = list(inspect.signature(upstream_cls.__init__).parameters.values())[1:]
-    upstream_options = None if any(p.kind == p.VAR_KEYWORD for p in params) else [p.name for p in params]
+    upstream_options = init_options(upstream_cls)
     for spec in methods:
         method = parse_method(spec)
         if method['type'] not in available_methods():
