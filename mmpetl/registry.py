@@ -9,9 +9,12 @@ to an upstream backbone (``method=dict(type='Mona')``).
 """
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mmpetl.models'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['mmpetl.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor', parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+                                      locations=['mmpetl.engine'])
 
 PETL_METHODS = Registry('petl method', scope='mmpetl', locations=['mmpetl.models.methods'])

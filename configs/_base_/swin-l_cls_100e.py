@@ -56,6 +56,7 @@ val_cfg = dict()
 test_cfg = dict()
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='mmpetl.PETLOptimWrapperConstructor',  # frozen parameters left out, in one log line
     optimizer=dict(type='AdamW', lr=5e-4 * 32 / 512, betas=(0.9, 0.999), weight_decay=0.05),
     clip_grad=dict(max_norm=5.0),
     paramwise_cfg=dict(

@@ -34,3 +34,5 @@ model = dict(
             norm_cfg=dict(type='LN', requires_grad=True),
             init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
         method=dict(type='Fixed')))
+# mmseg's optimizer settings, with mmpetl's constructor: frozen parameters left out, in one log line
+optim_wrapper = dict(constructor='mmpetl.PETLOptimWrapperConstructor')

@@ -85,6 +85,7 @@ default_hooks = dict(
 # paramwise_cfg also makes mmengine's optimizer constructor skip the frozen (requires_grad=False) parameters.
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='mmpetl.PETLOptimWrapperConstructor',  # frozen parameters left out, in one log line
     optimizer=dict(type='AdamW', betas=(0.9, 0.999), eps=1e-8),  # lr, weight_decay: the task file
     paramwise_cfg=dict(flat_decay_mult=0.0))
 auto_scale_lr = dict(base_batch_size=64)
