@@ -1,0 +1,135 @@
+"""The shipped small pretrained backbones (checkpoints/) and the tool that makes them (tools/misc/pretrain_backbone.py).
+
+Each file loads through the ordinary ``init_cfg=dict(type='Pretrained', checkpoint=...)`` path of mmdet's, mmseg's and
+mmpretrain's backbones, with the PETL backbone's pretrained-weight check at 100 %, and carries every tensor the
+upstream backbone has (but the output norms no classification checkpoint holds) and nothing else.
+"""
+import hashlib
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import ConfigDict
+
+from conftest import ROOT
+from mmpetl.models import PETLBackbone
+from mmpetl.models.small_backbones import SMALL_BACKBONES, library_checkpoint
+from mmpetl.utils import checkpoint as checkpoint_module
+
+SWIN = dict(embed_dims=24, depths=[2, 2, 6, 2], num_heads=[1, 2, 4, 8], window_size=4)
+VIT = dict(embed_dims=96, num_layers=8, num_heads=3, feedforward_channels=384)
+#: (backbone, library) -> (upstream config, Pretrained prefix)
+UPSTREAMS = {
+    ('swin-mini', 'mmdet'): (dict(type='mmdet.SwinTransformer', **SWIN), None),
+    ('swin-mini', 'mmseg'): (dict(type='mmseg.SwinTransformer', pretrain_img_size=64, **SWIN), None),
+    ('swin-mini', 'mmpretrain'): (dict(type='mmpretrain.SwinTransformer', img_size=64, pad_small_map=True,
+                                       out_indices=(0, 1, 2, 3), window_size=4,
+                                       arch=dict(embed_dims=24, depths=[2, 2, 6, 2], num_heads=[1, 2, 4, 8])),
+                                  'backbone.'),
+    ('vit-mini', 'mmpretrain'): (dict(type='mmpretrain.VisionTransformer', arch=VIT, img_size=128, patch_size=8),
+                                 'backbone.'),
+    ('vit-mini', 'mmseg'): (dict(type='mmseg.VisionTransformer', img_size=(128, 128), patch_size=8, embed_dims=96,
+                                 num_layers=8, num_heads=3, mlp_ratio=4, patch_bias=True, final_norm=True), None),
+}
+
+
+def meta(backbone):
+    with open(osp.join(ROOT, osp.splitext(SMALL_BACKBONES[backbone]['release'])[0] + '.json')) as f:
+        return json.load(f)
+
+
+@pytest.mark.parametrize('backbone', sorted(SMALL_BACKBONES))
+def test_files_are_small_and_match_their_recorded_sha256(backbone):
+    info = meta(backbone)
+    release = osp.join(ROOT, SMALL_BACKBONES[backbone]['release'])
+    assert set(info['files']) == {'mmpretrain', *SMALL_BACKBONES[backbone]['libraries']}
+    readme = open(osp.join(ROOT, 'README.md')).read()
+    for library, entry in info['files'].items():
+        path = library_checkpoint(release, library)
+        assert osp.basename(path) == entry['file']
+        assert osp.getsize(path) <= 10 * 2 ** 20, path
+        assert hashlib.sha256(open(path, 'rb').read()).hexdigest() == entry['sha256'], path
+        assert entry['sha256'] in readme, f'README lacks the SHA-256 of {entry["file"]}'
+    assert info['upstream_top1'] > 50  # chance is 100 / 48 %
+    state = torch.load(release, map_location='cpu', weights_only=True)
+    assert any(k.startswith('head.') for k in state['state_dict'])  # the release is the whole classifier
+
+
+@pytest.mark.parametrize('backbone,library', sorted(UPSTREAMS))
+def test_loads_through_the_libraries_pretrained_path(backbone, library, monkeypatch):
+    logs = []
+    monkeypatch.setattr(checkpoint_module, 'print_log', lambda msg, **kwargs: logs.append(msg))
+    upstream, prefix = UPSTREAMS[backbone, library]
+    path = library_checkpoint(osp.join(ROOT, SMALL_BACKBONES[backbone]['release']), library)
+    init_cfg = ConfigDict(type='Pretrained', checkpoint=path)
+    if prefix:
+        init_cfg.prefix = prefix
+    torch.manual_seed(0)
+    model = PETLBackbone(dict(upstream, init_cfg=init_cfg), dict(type='Fixed'), min_loaded_share=1.0)
+    model.init_weights()  # raises below 100 %
+    assert '(100.0 %), 0 missing' in logs[-1], logs[-1]
+
+    stored = torch.load(path, map_location='cpu', weights_only=True)['state_dict']
+    if library == 'mmdet':  # mmdet's Swin reads the keys that start with backbone. (the release's head is not)
+        prefix = 'backbone.'
+    stored = {k[len(prefix or ''):]: v for k, v in stored.items() if k.startswith(prefix or '')}
+    own = model.state_dict()
+    # the only tensors the file lacks are the output norms a classifier does not have (norm0..norm2)
+    assert sorted(set(own) - set(stored)) == sorted(k for k in own if k.split('.')[0] in ('norm0', 'norm1', 'norm2'))
+    unexpected = set(stored) - set(own)
+    assert not unexpected, sorted(unexpected)[:5]
+    for key, value in stored.items():
+        if key == 'pos_embed' and value.shape != own[key].shape:
+            continue  # resized to the 16x16 grid of 128 px inputs on load
+        assert torch.equal(own[key], value.to(own[key].dtype)), key
+
+
+def _tool():
+    path = osp.join(ROOT, 'tools/misc/pretrain_backbone.py')
+    spec = importlib.util.spec_from_file_location('pretrain_backbone', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pretraining_tool_runs_and_is_deterministic(tmp_path, capsys):
+    tool = _tool()
+    outputs = []
+    for name in ('a', 'b'):
+        out = str(tmp_path / name / 'swin.pth')
+        argv = ['swin-mini', '--out', out, '--data-root', str(tmp_path / 'upstream'), '--num-train', '2',
+                '--num-val', '1', '--max-iters', '2', '--work-dir', str(tmp_path / f'work_{name}')]
+        assert tool.main(argv) == 0
+        outputs.append(out)
+    printed = capsys.readouterr().out
+    assert 'upstream val top-1' in printed and 'sha256' in printed
+    first, second = (torch.load(o, map_location='cpu', weights_only=True) for o in outputs)
+    assert first['state_dict'].keys() == second['state_dict'].keys()
+    assert all(torch.equal(first['state_dict'][k], second['state_dict'][k]) for k in first['state_dict'])
+    info = json.load(open(osp.join(tmp_path, 'a', 'swin.json')))
+    assert info['iters'] == 2 and set(info['files']) == {'mmpretrain', 'mmseg'}
+    mmseg = torch.load(osp.join(tmp_path, 'a', 'swin_mmseg.pth'), map_location='cpu', weights_only=True)
+    backbone_keys = {k[len('backbone.'):] for k in first['state_dict'] if k.startswith('backbone.')}
+    assert mmseg['state_dict'].keys() == backbone_keys
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['resnet'], "invalid choice: 'resnet'"),
+    (['swin-mini', '--max-iters', '0'], '--max-iters must be at least 1'),
+    (['swin-mini', '--out', 'x.txt'], 'must be a .pth file'),
+])
+def test_pretraining_tool_bad_input(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _tool().parse_args(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_pretraining_tool_names_an_incomplete_dataset(tmp_path, capsys):
+    (tmp_path / 'train' / 'star_stripes').mkdir(parents=True)
+    with pytest.raises(SystemExit) as exit_info:
+        _tool().parse_args(['vit-mini', '--data-root', str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert 'is not the upstream dataset' in capsys.readouterr().err
