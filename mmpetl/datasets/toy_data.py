@@ -48,9 +48,9 @@ def _polygon_area(poly: np.ndarray) -> float:
 
 
 def _make_image(rng: np.random.Generator, size: int, max_objects: int, rotated: bool = False,
-                labels: List[int] = None) -> Tuple[np.ndarray, np.ndarray, List[Dict]]:
+                labels: List[int] = None, outline: bool = False) -> Tuple[np.ndarray, np.ndarray, List[Dict]]:
     """An image (H, W, 3) uint8, its label map (H, W) uint8 (0 background, class + 1 inside shapes, later shapes on
-    top), and the drawn objects (label, polygon)."""
+    top), and the drawn objects (label, polygon). ``outline``: the shapes are drawn as 2 px outlines, not filled."""
     image = rng.integers(0, 60, size=(size, size, 3), dtype=np.uint8)
     label_map = np.zeros((size, size), dtype=np.uint8)
     if labels is None:
@@ -60,7 +60,10 @@ def _make_image(rng: np.random.Generator, size: int, max_objects: int, rotated: 
         poly = _shape_polygon(rng, label, size, rotated)
         color = tuple(int(c) for c in rng.integers(100, 256, size=3))
         points = [np.round(poly).astype(np.int32)]
-        cv2.fillPoly(image, points, color)
+        if outline:
+            cv2.polylines(image, points, True, color, thickness=2)
+        else:
+            cv2.fillPoly(image, points, color)
         cv2.fillPoly(label_map, points, label + 1)
         objects.append(dict(label=label, polygon=poly))
     return image, label_map, objects
@@ -175,15 +178,26 @@ def make_toy_dota(root: str, num_trainval: int = 16, num_test: int = 8, size: in
             _write_lines(osp.join(root, split, 'annfiles', name + '.txt'), lines)
 
 
-def make_toy_imagenet(root: str, num_train: int = 8, num_val: int = 4, size: int = 64, seed: int = 0) -> None:
-    """ImageNet-style classification: ``{train,val}/<class>/*.png``, ``num_*`` images per class, one shape each."""
+def make_toy_imagenet(root: str, num_train: int = 8, num_val: int = 4, size: int = 64, seed: int = 0,
+                      styles: Tuple[str, ...] = ('filled', )) -> List[str]:
+    """ImageNet-style classification: ``{train,val}/<class>/*.png``, ``num_*`` images per class, one shape each.
+
+    With one style the classes are the shapes (``rectangle``, ...); with ``styles=('filled', 'outline')`` they are
+    the six (shape, style) pairs (``rectangle_filled``, ``rectangle_outline``, ...). Returns the class names.
+    """
+    unknown = sorted(set(styles) - {'filled', 'outline'})
+    if unknown or not styles:
+        raise ValueError(f'make_toy_imagenet: styles must be some of filled, outline; got {styles!r}')
+    classes = [(label, style, name if len(styles) == 1 else f'{name}_{style}')
+               for label, name in enumerate(TOY_CLASSES) for style in styles]
     rng = np.random.default_rng(seed)
     for split, num in (('train', num_train), ('val', num_val)):
-        for label, name in enumerate(TOY_CLASSES):
+        for label, style, name in classes:
             os.makedirs(osp.join(root, split, name), exist_ok=True)
             for i in range(num):
-                image, _, _ = _make_image(rng, size, 1, labels=[label])
+                image, _, _ = _make_image(rng, size, 1, labels=[label], outline=style == 'outline')
                 cv2.imwrite(osp.join(root, split, name, f'{name}_{i:04d}.png'), image)
+    return [name for _, _, name in classes]
 
 
 TOY_DATASETS = {

@@ -1,0 +1,73 @@
+# Transfer of the shipped small Swin (checkpoints/swin-mini_shapes48-64px.pth, pretrained on the 48-class upstream
+# shapes) to a classification task it has not seen: the toy shapes (rectangle, ellipse, triangle) filled or as
+# outlines, 6 classes, 50 training images per class, 64 px (`make_toy_imagenet(..., styles=('filled', 'outline'))`).
+# mmpretrain ImageClassifier; the method is the only thing the transfer study (tools/analysis_tools/
+# transfer_study.py) changes: model.backbone.method, and the seed.
+_base_ = ['mmpretrain::_base_/default_runtime.py', '../_base_/petl_runtime.py']
+
+data_root = 'data/transfer/toy_shapes_cls/'
+num_classes = 6
+image_size = 64
+pretrained = 'checkpoints/swin-mini_shapes48-64px.pth'  # the mmpretrain release: ImageClassifier keys
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='mmpetl.PETLBackbone',
+        backbone=dict(
+            type='mmpretrain.SwinTransformer',
+            arch=dict(embed_dims=24, depths=[2, 2, 6, 2], num_heads=[1, 2, 4, 8]),
+            img_size=image_size,
+            window_size=4,
+            pad_small_map=True,
+            drop_path_rate=0.1,
+            init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+        method=dict(type='Fixed')),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=192, topk=(1, ),
+              loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+# the normalisation of the pretraining
+data_preprocessor = dict(num_classes=num_classes, mean=[127.5, 127.5, 127.5], std=[64.0, 64.0, 64.0], to_rgb=True)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=0,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type='CustomDataset', data_root=data_root, data_prefix='train', with_label=True,
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='CustomDataset', data_root=data_root, data_prefix='val', with_label=True,
+                 pipeline=test_pipeline))
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator
+
+max_iters = 150
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict()
+test_cfg = dict()
+# one optimizer for every method (the study compares methods under one recipe); paramwise_cfg also leaves the
+# frozen parameters out of the optimizer
+optim_wrapper = dict(
+    constructor='mmpetl.PETLOptimWrapperConstructor',
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    clip_grad=dict(max_norm=1.0),
+    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0,
+                       custom_keys={'.relative_position_bias_table': dict(decay_mult=0.0)}))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=10),
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=10, end=max_iters),
+]
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+log_processor = dict(by_epoch=False)
+randomness = dict(seed=0)

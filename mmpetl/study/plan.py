@@ -1,0 +1,133 @@
+"""What the transfer study runs: its tasks, its rows (backbone x method x initialisation) and the checks made before
+anything trains.
+
+A *task* is a downstream config per backbone (``configs/transfer/``), its dataset (generated, in the real on-disk
+format) and its metrics. A *row* is a backbone, a method and an initialisation: ``pretrained`` (the shipped small
+backbones of :mod:`mmpetl.models.small_backbones`) or ``random`` (the same backbone with no checkpoint: what
+pretraining brings). A *run* is a task, a row and a seed. Every run of a task uses the same config, data, schedule,
+optimizer and learning rate; only ``model.backbone.method`` (and, for ``random``, the backbone's ``init_cfg``) differ.
+"""
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from ..datasets import make_toy_ade20k, make_toy_coco, make_toy_imagenet
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+SWIN_METHODS = ('Full', 'Fixed', 'Mona', 'E3VA', 'LoRA', 'Adapter', 'AdaptFormer', 'LoRand', 'BitFit', 'LNTune',
+                'Partial1')
+VIT_METHODS = ('Full', 'Fixed', 'HST', 'Mona', 'LoRA')
+#: backbone -> the methods of the study on it, in table order; ``Fixed@random`` is Fixed on the random backbone
+DEFAULT_METHODS = {'swin-mini': SWIN_METHODS + ('Fixed@random', ), 'vit-mini': VIT_METHODS + ('Fixed@random', )}
+QUICK_METHODS = {'swin-mini': ('Full', 'Fixed', 'Mona', 'Fixed@random'), 'vit-mini': ('HST', )}
+
+
+def _cls_data(root: str) -> None:
+    make_toy_imagenet(root, num_train=50, num_val=40, size=64, seed=1, styles=('filled', 'outline'))
+
+
+def _coco_data(root: str) -> None:
+    make_toy_coco(root, num_train=48, num_val=24, size=128, seed=1)
+
+
+def _ade20k_data(root: str) -> None:
+    make_toy_ade20k(root, num_train=48, num_val=24, size=128, seed=1)
+
+
+@dataclass
+class Task:
+    """A downstream task of the study."""
+    name: str
+    title: str
+    configs: Dict[str, str]  # backbone -> config, relative to the repository
+    folder: str  # the dataset's folder under the study's data root
+    make_data: Callable[[str], None]
+    expected: Tuple[str, ...]  # files or folders that a complete dataset has, relative to its folder
+    metrics: Tuple[Tuple[str, str], ...]  # (metric key, column title); the first is the task's headline metric
+    scale: float = 1.0  # a metric in [0, 1] is shown x scale
+    # backbone -> the methods the task's head can take on it (None: all)
+    fits: Dict[str, Optional[Tuple[str, ...]]] = field(default_factory=dict)
+    # (backbone, method) -> cfg-options for that pair
+    overrides: Dict[Tuple[str, str], Dict] = field(default_factory=dict)
+
+
+TASKS = {
+    'cls': Task(
+        'cls', 'classification of 6 shape classes unseen in pretraining (50 training images per class, 64 px)',
+        {'swin-mini': 'configs/transfer/swin-mini_toy-shapes-cls.py',
+         'vit-mini': 'configs/transfer/vit-mini_toy-shapes-cls.py'},
+        'toy_shapes_cls', _cls_data, ('train/rectangle_outline', 'val/triangle_filled'),
+        (('accuracy/top1', 'top-1 (%)'), ), scale=1.0,
+        overrides={('vit-mini', 'HST'): {'model.backbone.method.out_type': 'pooled', 'model.head.in_channels': 72}}),
+    'coco': Task(
+        'coco', 'instance segmentation on toy COCO (Mask R-CNN, 48 training images, 128 px)',
+        {'swin-mini': 'configs/transfer/mask-rcnn_swin-mini_fpn_toy-coco.py',
+         'vit-mini': 'configs/transfer/mask-rcnn_vit-mini-hst_fpn_toy-coco.py'},
+        'toy_coco', _coco_data, ('annotations/instances_train.json', 'annotations/instances_val.json', 'val'),
+        (('coco/bbox_mAP', 'box AP'), ('coco/segm_mAP', 'mask AP')), scale=100.0,
+        fits={'vit-mini': ('HST', )}),
+    'ade20k': Task(
+        'ade20k', 'semantic segmentation on toy ADE20K (UperNet, 48 training images, 128 px)',
+        {'swin-mini': 'configs/transfer/upernet_swin-mini_toy-ade20k.py',
+         'vit-mini': 'configs/transfer/upernet_vit-mini-hst_toy-ade20k.py'},
+        'toy_ade20k', _ade20k_data, ('images/training', 'annotations/validation'),
+        (('mIoU', 'mIoU'), ), scale=1.0,
+        fits={'vit-mini': ('HST', )}),
+}
+NOT_FITTING = ('a plain ViT gives one feature map; this task\'s neck needs four, and only HST makes them (a '
+               'multi-scale neck for plain ViTs is not part of the study)')
+
+
+@dataclass(frozen=True)
+class Row:
+    backbone: str
+    method: str  # a PETL method type
+    init: str = 'pretrained'  # or 'random'
+
+    @property
+    def label(self) -> str:
+        return self.method if self.init == 'pretrained' else f'{self.method} (random init)'
+
+    @classmethod
+    def parse(cls, backbone: str, spec: str) -> 'Row':
+        method, _, init = spec.partition('@')
+        return cls(backbone, method, init or 'pretrained')
+
+
+@dataclass(frozen=True)
+class Run:
+    task: str
+    row: Row
+    seed: int
+    max_iters: int
+
+    @property
+    def key(self) -> str:
+        return f'{self.task}/{self.row.backbone}/{self.row.method}@{self.row.init}/seed{self.seed}/{self.max_iters}it'
+
+
+class PlanError(ValueError):
+    """Bad input to the study, found before anything trains."""
+
+
+def check_choice(kind: str, values: Sequence[str], valid: Sequence[str]) -> None:
+    unknown = [v for v in values if v not in valid]
+    if unknown:
+        raise PlanError(f'unknown {kind} {", ".join(map(repr, unknown))}; valid choices: {", ".join(valid)}')
+
+
+def dataset_problem(task: Task, data_root: str) -> Optional[str]:
+    """None when the task's dataset under ``data_root`` is complete, else what is missing."""
+    folder = osp.join(data_root, task.folder)
+    missing = [p for p in task.expected if not osp.exists(osp.join(folder, p))]
+    return None if not missing else f'{folder} lacks {", ".join(missing)}'
+
+
+def row_fits(task: Task, row: Row) -> bool:
+    fits = task.fits.get(row.backbone)
+    return fits is None or row.method in fits
+
+
+def config_path(task: Task, backbone: str) -> str:
+    return osp.join(ROOT, task.configs[backbone])

@@ -1,0 +1,146 @@
+"""The transfer study's results: per (task, backbone, method, init) the mean and spread over seeds, ratios to Full
+measured in the same run, the study's two sanity checks, a markdown table and a plot of metric against trainable
+parameters."""
+import statistics
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .plan import TASKS
+
+
+def aggregate(records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """One row per (task, backbone, method, init), in the order first seen: metric means, sample std over seeds
+    (0 for one seed), seeds, parameters, and peak memory and step time as ratios to Full on the same task and
+    backbone (means over seeds)."""
+    groups: Dict[Tuple[str, str, str, str], List[Dict[str, Any]]] = {}
+    for rec in records:
+        groups.setdefault((rec['task'], rec['backbone'], rec['method'], rec['init']), []).append(rec)
+    rows = []
+    for (task, backbone, method, init), recs in groups.items():
+        ok = [r for r in recs if r['status'] == 'ok']
+        row = dict(task=task, backbone=backbone, method=method, init=init, label=recs[0]['label'],
+                   status='ok' if ok else recs[0]['status'], reason=recs[0].get('reason'),
+                   seeds=[r['seed'] for r in ok])
+        if ok:
+            row.update(backbone_trainable=ok[0]['backbone_trainable'], backbone_total=ok[0]['backbone_total'],
+                       model_trainable=ok[0]['model_trainable'],
+                       peak_bytes=statistics.mean(r['peak_bytes'] for r in ok),
+                       step_time=statistics.mean(r['step_time'] for r in ok), metrics={})
+            for key in ok[0]['metrics']:
+                values = [r['metrics'][key] for r in ok]
+                row['metrics'][key] = dict(mean=statistics.mean(values), values=values,
+                                           std=statistics.stdev(values) if len(values) > 1 else 0.0)
+        rows.append(row)
+    for row in rows:
+        full = find(rows, row['task'], row['backbone'], 'Full')
+        if row['status'] == 'ok' and full is not None and full['status'] == 'ok':
+            row['peak_ratio'] = row['peak_bytes'] / full['peak_bytes']
+            row['time_ratio'] = row['step_time'] / full['step_time']
+    return rows
+
+
+def find(rows, task: str, backbone: str, method: str, init: str = 'pretrained') -> Optional[Dict[str, Any]]:
+    for row in rows:
+        if (row['task'], row['backbone'], row['method'], row['init']) == (task, backbone, method, init):
+            return row
+    return None
+
+
+def headline(row: Dict[str, Any]) -> Dict[str, Any]:
+    return row['metrics'][TASKS[row['task']].metrics[0][0]]
+
+
+def checks(rows: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """What the study must show, per task and backbone where both rows exist: (a) Fixed on the pretrained backbone
+    above Fixed on the random one, (b) Full above Fixed (pretrained); each gap compared with the larger seed spread
+    (sample std) of the two rows. ``clear`` is True when the gap exceeds twice that spread (and needs 2+ seeds)."""
+    out = []
+    for task in TASKS:
+        for backbone in ('swin-mini', 'vit-mini'):
+            for name, high, low in (('pretraining', ('Fixed', 'pretrained'), ('Fixed', 'random')),
+                                    ('full vs fixed', ('Full', 'pretrained'), ('Fixed', 'pretrained'))):
+                a, b = find(rows, task, backbone, *high), find(rows, task, backbone, *low)
+                if not a or not b or a['status'] != 'ok' or b['status'] != 'ok':
+                    continue
+                gap = headline(a)['mean'] - headline(b)['mean']
+                spread = max(headline(a)['std'], headline(b)['std'])
+                seeds = min(len(a['seeds']), len(b['seeds']))
+                out.append(dict(task=task, backbone=backbone, check=name, high=a['label'], low=b['label'], gap=gap,
+                                spread=spread, seeds=seeds, clear=seeds > 1 and gap > 2 * spread))
+    return out
+
+
+def _params(n: int) -> str:
+    return f'{n / 1e6:.2f} M' if n >= 1e6 else f'{n / 1e3:.1f} k' if n else '0'
+
+
+def _metric(m: Dict[str, Any]) -> str:
+    return f'{m["mean"]:.1f} ± {m["std"]:.1f}' if len(m['values']) > 1 else f'{m["mean"]:.1f}'
+
+
+def to_markdown(rows: Sequence[Dict[str, Any]], meta: Dict[str, Any]) -> str:
+    lines = [f'Transfer study, {meta["date"]}, {meta["machine"]}; {meta["mode"]} mode, {meta["minutes"]:.0f} min. '
+             'Each metric is the mean ± sample standard deviation over the seeds listed; peak memory (weights, '
+             'optimizer state and the peak of one training step) and the median step time are ratios to Full on the '
+             'same task and backbone, measured in this run.', '']
+    for task_name, task in TASKS.items():
+        task_rows = [r for r in rows if r['task'] == task_name]
+        if not task_rows:
+            continue
+        titles = [title for _, title in task.metrics]
+        lines += [f'**{task_name}**: {task.title}', '',
+                  '| backbone | method | trainable backbone params | ' + ' | '.join(titles)
+                  + ' | seeds | peak memory vs Full | step time vs Full |',
+                  '|---|---|---:|' + '---:|' * len(titles) + '---|---:|---:|']
+        for r in task_rows:
+            if r['status'] != 'ok':
+                lines.append(f'| {r["backbone"]} | {r["label"]} | n/a | ' + ' | '.join('' for _ in titles)
+                             + f' | | {r["reason"]} | |')
+                continue
+            share = r['backbone_trainable'] / r['backbone_total'] if r['backbone_total'] else 0
+            ratios = [f'{r[k]:.2f}×' if k in r else '' for k in ('peak_ratio', 'time_ratio')]
+            lines.append(f'| {r["backbone"]} | {r["label"]} | {_params(r["backbone_trainable"])} ({share:.1%}) | '
+                         + ' | '.join(_metric(r['metrics'][k]) for k, _ in task.metrics)
+                         + f' | {",".join(map(str, r["seeds"]))} | {ratios[0]} | {ratios[1]} |')
+        lines.append('')
+    found = checks(rows)
+    if found:
+        lines += ['Checks (headline metric; "clear": the gap exceeds twice the larger seed spread):', '']
+        for c in found:
+            verdict = 'clear' if c['clear'] else ('one seed: no spread' if c['seeds'] < 2 else 'NOT clear')
+            lines.append(f'- {c["task"]}, {c["backbone"]}, {c["check"]}: {c["high"]} − {c["low"]} = {c["gap"]:+.1f} '
+                         f'(spread {c["spread"]:.1f}, {c["seeds"]} seed(s)): {verdict}')
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def plot(rows: Sequence[Dict[str, Any]], path: str) -> None:
+    """Headline metric against trainable backbone parameters (symlog), one panel per task, error bars = seed std."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    tasks = [t for t in TASKS if any(r['task'] == t and r['status'] == 'ok' for r in rows)]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6.2 * len(tasks), 5.0), squeeze=False)
+    styles = {'swin-mini': ('o', 'tab:blue'), 'vit-mini': ('s', 'tab:orange')}
+    for ax, task_name in zip(axes[0], tasks):
+        task = TASKS[task_name]
+        for r in rows:
+            if r['task'] != task_name or r['status'] != 'ok':
+                continue
+            m = headline(r)
+            marker, colour = styles[r['backbone']]
+            face = 'none' if r['init'] == 'random' else colour
+            ax.errorbar(r['backbone_trainable'], m['mean'], yerr=m['std'] or None, fmt=marker, color=colour,
+                        mfc=face, capsize=3, ms=7)
+            ax.annotate(f'{r["label"]} ({r["backbone"].split("-")[0]})', (r['backbone_trainable'], m['mean']),
+                        textcoords='offset points', xytext=(5, 4), fontsize=7)
+        ax.set_xscale('symlog', linthresh=1e3)
+        ax.set_xlabel('trainable backbone parameters')
+        ax.set_ylabel(task.metrics[0][1])
+        ax.set_title(f'{task_name}: {task.title}', fontsize=8)
+        ax.grid(alpha=0.3)
+    handles = [plt.Line2D([], [], marker=m, color=c, ls='', label=b) for b, (m, c) in styles.items()]
+    handles.append(plt.Line2D([], [], marker='o', color='gray', mfc='none', ls='', label='random init'))
+    axes[0][0].legend(handles=handles, fontsize=8, loc='lower right')
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,121 @@
+"""One run of the transfer study: the task's config with the row's method, through ``Runner.from_cfg``, and what it
+measured (the task's metrics, trainable parameters, the median step time, the peak memory of a training step)."""
+import copy
+import gc
+import statistics
+import sys
+import time
+from typing import Any, Dict, List
+
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+
+from ..utils.params import count_parameters
+from .plan import TASKS, Run, config_path
+
+
+class StudyProbe(Hook):
+    """Keeps the metrics of the last validation and the wall time of each training iteration."""
+    priority = 'VERY_LOW'
+
+    def __init__(self):
+        self.metrics: Dict[str, Any] = {}
+        self.iter_times: List[float] = []
+        self._start = None
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        self._start = time.perf_counter()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self.iter_times.append(time.perf_counter() - self._start)
+
+    def after_val_epoch(self, runner, metrics=None):
+        self.metrics = dict(metrics or {})
+
+
+def run_config(run: Run, work_dir: str) -> Config:
+    """The task's config for ``run``: its method, seed, iterations and initialisation; nothing else changes."""
+    task = TASKS[run.task]
+    cfg = Config.fromfile(config_path(task, run.row.backbone))
+    cfg.model.backbone.method = dict(type=run.row.method)
+    cfg.merge_from_dict(task.overrides.get((run.row.backbone, run.row.method), {}))
+    if run.row.init == 'random':
+        cfg.model.backbone.backbone.init_cfg = None
+    cfg.work_dir = work_dir
+    cfg.experiment_name = run.key.replace('/', '_') + time.strftime('_%H%M%S')
+    cfg.randomness = dict(seed=run.seed)
+    scale = run.max_iters / cfg.train_cfg.max_iters
+    cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = run.max_iters
+    cfg.default_hooks.checkpoint.interval = run.max_iters
+    cfg.default_hooks.logger.interval = max(1, run.max_iters // 3)
+    for scheduler in cfg.param_scheduler:  # the same schedule, compressed
+        scheduler.begin = int(round(scheduler.begin * scale))
+        scheduler.end = max(scheduler.begin + 1, int(round(scheduler.end * scale)))
+    # the study keeps its numbers, not the runs' deltas
+    cfg.custom_hooks = [h for h in cfg.get('custom_hooks', []) if 'DeltaCheckpointHook' not in h['type']]
+    return cfg
+
+
+def _tensor_bytes(tensors) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors if isinstance(t, torch.Tensor))
+
+
+def peak_step_bytes(runner) -> Dict[str, int]:
+    """Memory of one training step on a real batch, after training: the weights, the optimizer state (as held between
+    steps) and the peak of what torch's CPU allocator (or CUDA's) held during the step on top of them."""
+    from ..utils.benchmark import cpu_allocated_during
+    model, optim_wrapper = runner.model, runner.optim_wrapper
+    batch = next(iter(runner.train_dataloader))
+    model.train()
+
+    def step():
+        model.train_step(copy.copy(batch), optim_wrapper)
+
+    weights = _tensor_bytes(list(model.parameters()) + list(model.buffers()))
+    state = _tensor_bytes(v for s in optim_wrapper.optimizer.state.values() for v in s.values())
+    if torch.cuda.is_available() and next(model.parameters()).is_cuda:
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        step()
+        during = torch.cuda.max_memory_allocated() - before
+    else:
+        during, _ = cpu_allocated_during(step)
+    return dict(weights_bytes=weights, optimizer_state_bytes=state, step_peak_bytes=during,
+                peak_bytes=weights + state + during)
+
+
+def execute(run: Run, work_dir: str) -> Dict[str, Any]:
+    """Train and evaluate ``run``; returns its record (metrics, parameters, time, memory)."""
+    from mmengine.runner import Runner
+    task = TASKS[run.task]
+    start = time.time()
+    cfg = run_config(run, work_dir)
+    runner = Runner.from_cfg(cfg)
+    probe = StudyProbe()
+    runner.register_hook(probe)
+    runner.train()
+    backbone = runner.model.backbone
+    record = dict(key=run.key, task=run.task, backbone=run.row.backbone, method=run.row.method, init=run.row.init,
+                  label=run.row.label, seed=run.seed, max_iters=run.max_iters, status='ok',
+                  metrics={k: float(probe.metrics[k]) * task.scale for k, _ in task.metrics},
+                  backbone_trainable=count_parameters(backbone)['trainable'],
+                  backbone_total=count_parameters(backbone)['total'],
+                  model_trainable=count_parameters(runner.model)['trainable'],
+                  step_time=statistics.median(probe.iter_times[2:] or probe.iter_times))
+    record.update(peak_step_bytes(runner))
+    record['seconds'] = time.time() - start
+    del runner, backbone
+    release()
+    return record
+
+
+def release() -> None:
+    """Free what the last run left (Python garbage, and the pages glibc keeps after a run's activations)."""
+    gc.collect()
+    if sys.platform.startswith('linux'):
+        import ctypes
+        try:
+            ctypes.CDLL('libc.so.6').malloc_trim(0)
+        except (OSError, AttributeError):
+            pass

@@ -1,0 +1,106 @@
+"""The transfer study (tools/analysis_tools/transfer_study.py): its up-front checks, and short real runs of each task
+through the real Runners and metrics, reported as markdown, JSON and a PNG."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+
+from conftest import ROOT
+from mmpetl.study import report
+from mmpetl.study.plan import TASKS
+
+TOOL = osp.join(ROOT, 'tools/analysis_tools/transfer_study.py')
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location('transfer_study', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['--tasks', 'detection'], "unknown task 'detection'; valid choices: cls, coco, ade20k"),
+    (['--methods', 'Mona', 'Nope'], "unknown method 'Nope'; valid choices:"),
+    (['--backbones', 'resnet'], "unknown backbone 'resnet'; valid choices: swin-mini, vit-mini"),
+    (['--methods', 'Fixed@imagenet'], "unknown initialisation (METHOD@INIT) 'imagenet'"),
+    (['--backbones', 'vit-mini', '--methods', 'E3VA'], 'method E3VA cannot attach to vit-mini: E3VA needs a Swin'),
+    (['--tasks', 'coco', '--backbones', 'vit-mini', '--methods', 'Mona'], 'nothing to run'),
+    (['--iters-scale', '0'], '--iters-scale must be in (0, 10]'),
+])
+def test_bad_input_is_named_before_anything_trains(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        _tool().parse_args(argv + ['--data-root', str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_incomplete_dataset_is_named(tmp_path, capsys):
+    (tmp_path / 'toy_coco' / 'annotations').mkdir(parents=True)
+    with pytest.raises(SystemExit):
+        _tool().parse_args(['--tasks', 'coco', '--methods', 'Fixed', '--backbones', 'swin-mini',
+                            '--data-root', str(tmp_path)])
+    assert 'the coco dataset is incomplete' in capsys.readouterr().err
+
+
+def test_default_plan_covers_every_method_and_seed(tmp_path):
+    args = _tool().parse_args(['--data-root', str(tmp_path)])
+    runs = {(r.task, r.row.backbone, r.row.label, r.seed) for r in args.runs}
+    assert ('cls', 'swin-mini', 'Fixed (random init)', 2) in runs and ('cls', 'vit-mini', 'HST', 1) in runs
+    assert len([r for r in runs if r[0] == 'cls']) == 3 * (12 + 6)  # every row, three seeds
+    assert {r[2] for r in runs if r[0] == 'coco' and r[1] == 'vit-mini'} == {'HST'}
+    assert {r['label'] for r in args.skipped if r['task'] == 'ade20k'} == {'Full', 'Fixed', 'Mona', 'LoRA',
+                                                                             'Fixed (random init)'}
+
+
+def test_short_study_on_every_task(tmp_path, capsys):
+    """Two iterations per run: each task's Runner, metric and measurement, and the report files. The datasets are
+    written small beforehand (the tool takes a complete dataset it finds)."""
+    from mmpetl.datasets import make_toy_ade20k, make_toy_coco, make_toy_imagenet
+    data = tmp_path / 'data'
+    make_toy_imagenet(str(data / 'toy_shapes_cls'), num_train=2, num_val=2, styles=('filled', 'outline'))
+    make_toy_coco(str(data / 'toy_coco'), num_train=4, num_val=2)
+    make_toy_ade20k(str(data / 'toy_ade20k'), num_train=4, num_val=2)
+    out = tmp_path / 'out'
+    argv = ['--tasks', 'cls', 'coco', 'ade20k', '--backbones', 'swin-mini', '--methods', 'Full', 'Mona',
+            'Fixed@random', '--seeds', '0', '1', '--iters-scale', '0.001', '--data-root', str(data),
+            '--out-dir', str(out)]
+    tool = _tool()
+    assert tool.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert '(1/' in printed and 'min left' in printed  # progress
+    result = json.load(open(out / 'transfer_study.json'))
+    assert len(result['runs']) == 2 * 3 + 3 + 3
+    assert all(run['status'] == 'ok' and run['max_iters'] == 2 for run in result['runs'])
+    for run in result['runs']:
+        for key, _ in TASKS[run['task']].metrics:
+            assert 0 <= run['metrics'][key] <= 100, (run['key'], key)
+        assert run['peak_bytes'] > run['weights_bytes'] > 0 and run['step_time'] > 0
+    rows = {(r['task'], r['label']): r for r in result['rows']}
+    assert rows['cls', 'Full']['peak_ratio'] == pytest.approx(1.0)
+    assert rows['cls', 'Full']['backbone_trainable'] == rows['cls', 'Full']['backbone_total']
+    assert rows['cls', 'Fixed (random init)']['backbone_trainable'] == 0
+    assert 0 < rows['cls', 'Mona']['backbone_trainable'] < rows['cls', 'Full']['backbone_trainable']
+    assert len(rows['cls', 'Mona']['metrics']['accuracy/top1']['values']) == 2
+    markdown = (out / 'transfer_study.md').read_text()
+    assert '| swin-mini | Mona |' in markdown and 'box AP' in markdown and 'mIoU' in markdown
+    assert (out / 'transfer_study.png').stat().st_size > 10000
+
+    # resume: every run is already there, nothing trains again
+    assert tool.main(argv + ['--resume']) == 0
+    assert '12 runs (12 already done)' in capsys.readouterr().out
+    assert json.load(open(out / 'transfer_study.json'))['runs'] == result['runs']
+
+
+def test_checks_compare_gaps_with_the_seed_spread():
+    def rec(method, init, seed, value):
+        return dict(task='cls', backbone='swin-mini', method=method, init=init, label=method + init, seed=seed,
+                    status='ok', metrics={'accuracy/top1': value}, backbone_trainable=0, backbone_total=1,
+                    model_trainable=1, peak_bytes=1, step_time=1.0)
+    records = [rec('Fixed', 'pretrained', s, v) for s, v in enumerate((80, 82, 81))]
+    records += [rec('Fixed', 'random', s, v) for s, v in enumerate((40, 50, 45))]
+    records += [rec('Full', 'pretrained', s, v) for s, v in enumerate((81, 83, 82))]
+    found = {c['check']: c for c in report.checks(report.aggregate(records))}
+    assert found['pretraining']['gap'] == pytest.approx(36) and found['pretraining']['clear']
+    assert found['full vs fixed']['gap'] == pytest.approx(1) and not found['full vs fixed']['clear']

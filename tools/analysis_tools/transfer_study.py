@@ -1,0 +1,238 @@
+"""The transfer study: every PETL method fine-tunes mmpetl's small pretrained backbones on the same downstream tasks,
+with the same schedule, data and seeds, through the real Runners and metrics; the results side by side.
+
+Tasks (configs/transfer/; datasets generated under --data-root when absent):
+    cls     classification of 6 shape classes unseen in pretraining (mmpretrain, top-1)       headline: 3 seeds
+    coco    instance segmentation on toy COCO (mmdet Mask R-CNN, box / mask AP)
+    ade20k  semantic segmentation on toy ADE20K (mmseg UperNet, mIoU)
+Rows: swin-mini with Full, Fixed, Mona, E3VA, LoRA, Adapter, AdaptFormer, LoRand, BitFit, LNTune, Partial1;
+vit-mini with Full, Fixed, HST, Mona, LoRA (on coco and ade20k only HST: a plain ViT has one map); and
+Fixed@random on each (Fixed on the randomly initialised backbone: what pretraining brings).
+
+Writes <out-dir>/transfer_study.{md,json,png}: per task the metric (mean ± std over seeds), the trainable backbone
+parameters, and peak memory and step time as ratios to Full measured in the same run; the plot shows the metric
+against the trainable parameters. Results are saved after every run: --resume continues an interrupted study.
+
+Examples:
+    python tools/analysis_tools/transfer_study.py                      # the whole study (about 75 min on 2 cores)
+    python tools/analysis_tools/transfer_study.py --quick              # a few rows, shorter schedules (< 10 min)
+    python tools/analysis_tools/transfer_study.py --tasks cls --methods Full Fixed Mona --seeds 0 1 2 3 4
+"""
+import argparse
+import datetime
+import json
+import os
+import os.path as osp
+import platform
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+
+def parse_args(argv=None):
+    from mmpetl.study.plan import DEFAULT_METHODS, TASKS
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--tasks', nargs='+', default=list(TASKS), help=f'tasks (default: all of {", ".join(TASKS)})')
+    parser.add_argument('--backbones', nargs='+', default=list(DEFAULT_METHODS),
+                        help=f'backbones (default: {" ".join(DEFAULT_METHODS)})')
+    parser.add_argument('--methods', nargs='+',
+                        help='methods (default: the study\'s list per backbone); METHOD@random for the random init')
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
+                        help='seeds of the headline task (default 0 1 2)')
+    parser.add_argument('--other-seeds', nargs='+', type=int, default=[0],
+                        help='seeds of the other tasks (default 0)')
+    parser.add_argument('--headline', default='cls', help='the task run with --seeds (default cls)')
+    parser.add_argument('--iters-scale', type=float, default=1.0,
+                        help='scale every task\'s schedule (default 1: the configs\' iterations)')
+    parser.add_argument('--quick', action='store_true',
+                        help='Full, Fixed, Mona and Fixed@random on swin-mini and HST on vit-mini, one seed, a third '
+                        'of the iterations: under 10 minutes')
+    parser.add_argument('--data-root', default=osp.join(ROOT, 'data/transfer'),
+                        help='the downstream datasets (written there when absent; default data/transfer)')
+    parser.add_argument('--out-dir', default=osp.join(ROOT, 'work_dirs/transfer_study'),
+                        help='where transfer_study.{md,json,png} go (default work_dirs/transfer_study)')
+    parser.add_argument('--work-dir', help='the runs\' logs (default <out-dir>/runs)')
+    parser.add_argument('--resume', action='store_true',
+                        help='keep the runs already in <out-dir>/transfer_study.json and run only the others')
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seeds, args.other_seeds, args.iters_scale = args.seeds[:1], args.other_seeds[:1], args.iters_scale / 3
+    if not 0 < args.iters_scale <= 10:
+        parser.error(f'--iters-scale must be in (0, 10]; got {args.iters_scale}')
+    try:
+        args.runs, args.skipped = make_plan(args)
+    except ValueError as err:
+        parser.error(str(err))
+    return args
+
+
+def make_plan(args):
+    """The runs, and the rows that the task's head cannot take (reported as n/a), after every check."""
+    from mmpetl.study.plan import (DEFAULT_METHODS, NOT_FITTING, QUICK_METHODS, TASKS, PlanError, Row, Run,
+                                   check_choice, row_fits)
+    check_choice('task', args.tasks, list(TASKS))
+    check_choice('backbone', args.backbones, list(DEFAULT_METHODS))
+    if args.headline not in TASKS:
+        raise PlanError(f'unknown headline task {args.headline!r}; valid choices: {", ".join(TASKS)}')
+    if min(args.seeds + args.other_seeds) < 0:
+        raise PlanError('seeds must be >= 0')
+    rows = []
+    for backbone in args.backbones:
+        if args.methods:
+            specs = args.methods
+        else:
+            specs = (QUICK_METHODS if args.quick else DEFAULT_METHODS)[backbone]
+        rows += [Row.parse(backbone, spec) for spec in specs]
+    check_methods(rows)
+    runs, skipped = [], []
+    for task_name in args.tasks:
+        task = TASKS[task_name]
+        seeds = args.seeds if task_name == args.headline else args.other_seeds
+        for row in rows:
+            if not row_fits(task, row):
+                skipped.append(dict(task=task_name, backbone=row.backbone, method=row.method, init=row.init,
+                                    label=row.label, status='n/a', reason=NOT_FITTING, seed=None))
+                continue
+            iters = max(2, round(config_iters(task_name, row.backbone) * args.iters_scale))
+            runs += [Run(task_name, row, seed, iters) for seed in seeds]
+    if not runs:
+        raise PlanError('nothing to run: the chosen tasks cannot take the chosen methods on the chosen backbones ('
+                        + NOT_FITTING + ')')
+    check_inputs(runs, args.data_root)
+    return runs, skipped
+
+
+def config_iters(task: str, backbone: str) -> int:
+    from mmengine.config import Config
+
+    from mmpetl.study.plan import TASKS, config_path
+    return Config.fromfile(config_path(TASKS[task], backbone)).train_cfg.max_iters
+
+
+def check_methods(rows) -> None:
+    """Every method is known, its initialisation is 'pretrained' or 'random', and it attaches to its backbone
+    (checked by building the PETL backbone of the first task's config, without weights)."""
+    from mmengine.config import Config
+
+    from mmpetl.models.petl_backbone import PETLBackbone, available_methods
+    from mmpetl.study.plan import TASKS, PlanError, check_choice, config_path
+    check_choice('method', sorted({row.method for row in rows}), available_methods())
+    check_choice('initialisation (METHOD@INIT)', sorted({row.init for row in rows}), ['pretrained', 'random'])
+    for row in rows:
+        backbone = Config.fromfile(config_path(TASKS['cls'], row.backbone)).model.backbone
+        try:
+            PETLBackbone(backbone=backbone.backbone, method=dict(type=row.method))
+        except (ValueError, TypeError) as err:
+            raise PlanError(f'method {row.method} cannot attach to {row.backbone}: {str(err).splitlines()[0]}') \
+                from None
+
+
+def check_inputs(runs, data_root: str) -> None:
+    """The pretrained checkpoints exist; each dataset under ``data_root`` is complete or absent (then written)."""
+    from mmengine.config import Config
+
+    from mmpetl.study.plan import TASKS, PlanError, config_path, dataset_problem
+    for run in runs:
+        if run.row.init != 'pretrained':
+            continue
+        init_cfg = Config.fromfile(config_path(TASKS[run.task], run.row.backbone)).model.backbone.backbone.init_cfg
+        checkpoint = osp.join(ROOT, init_cfg['checkpoint'])
+        if not osp.isfile(checkpoint):
+            raise PlanError(f'the pretrained {run.row.backbone} checkpoint {checkpoint} is missing: make it with '
+                            f'`python tools/misc/pretrain_backbone.py {run.row.backbone}`')
+    for task_name in sorted({run.task for run in runs}):
+        task = TASKS[task_name]
+        if osp.exists(osp.join(data_root, task.folder)):
+            problem = dataset_problem(task, data_root)
+            if problem:
+                raise PlanError(f'the {task_name} dataset is incomplete ({problem}); remove the folder to have it '
+                                'written again')
+
+
+def machine() -> str:
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    return f'{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__.split("+")[0]}, no GPU used'
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from mmpetl.study import report
+    from mmpetl.study.plan import TASKS, dataset_problem
+    from mmpetl.study.run import execute
+
+    os.makedirs(args.out_dir, exist_ok=True)
+    work_dir = args.work_dir or osp.join(args.out_dir, 'runs')
+    for task_name in sorted({run.task for run in args.runs}):
+        task = TASKS[task_name]
+        if dataset_problem(task, args.data_root):
+            print(f'[study] writing the {task_name} dataset to {osp.join(args.data_root, task.folder)}', flush=True)
+            task.make_data(osp.join(args.data_root, task.folder))
+    json_path = osp.join(args.out_dir, 'transfer_study.json')
+    done = {}
+    if args.resume and osp.isfile(json_path):
+        with open(json_path) as f:
+            done = {rec['key']: rec for rec in json.load(f)['runs'] if rec['status'] == 'ok'}
+    records = []
+    start = time.time()
+    todo = [run for run in args.runs if run.key not in done]
+    print(f'[study] {len(args.runs)} runs ({len(args.runs) - len(todo)} already done), '
+          f'{len(args.skipped)} rows n/a; results in {args.out_dir}', flush=True)
+    meta = dict(date=datetime.date.today().isoformat(), machine=machine(), command='python '
+                + ' '.join([osp.relpath(__file__, ROOT)] + (sys.argv[1:] if argv is None else list(argv))),
+                mode='quick' if args.quick else 'full', minutes=0.0)
+    count = 0
+    for run in args.runs:
+        if run.key in done:
+            records.append(done[run.key])
+            continue
+        count += 1
+        eta = ''
+        if count > 1:
+            eta = f', about {(time.time() - start) / (count - 1) * (len(todo) - count + 1) / 60:.0f} min left'
+        print(f'[study] ({count}/{len(todo)}{eta}) {run.task} / {run.row.backbone} / {run.row.label} / seed '
+              f'{run.seed} / {run.max_iters} iterations', flush=True)
+        try:
+            rec = execute(run, osp.join(work_dir, run.key.replace('/', '_')))
+        except Exception as err:  # noqa: BLE001 -- one failed run is reported, the study goes on
+            reason = f'{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ""}'
+            print(f'[study]     FAILED: {reason}', flush=True)
+            rec = dict(key=run.key, task=run.task, backbone=run.row.backbone, method=run.row.method,
+                       init=run.row.init, label=run.row.label, seed=run.seed, max_iters=run.max_iters,
+                       status='failed', reason=reason)
+        else:
+            task = TASKS[run.task]
+            print('[study]     ' + ', '.join(f'{title} {rec["metrics"][key]:.1f}' for key, title in task.metrics)
+                  + f'; {rec["backbone_trainable"]:,} trainable in the backbone; step {rec["step_time"]:.2f} s; '
+                  f'{rec["seconds"]:.0f} s', flush=True)
+        records.append(rec)
+        meta['minutes'] = (time.time() - start) / 60
+        write_json(json_path, meta, records + args.skipped)
+    meta['minutes'] = (time.time() - start) / 60
+    rows = report.aggregate(records + args.skipped)
+    write_json(json_path, meta, records + args.skipped, rows)
+    markdown = report.to_markdown(rows, meta)
+    with open(osp.join(args.out_dir, 'transfer_study.md'), 'w') as f:
+        f.write(markdown + '\n')
+    report.plot(rows, osp.join(args.out_dir, 'transfer_study.png'))
+    print('\n' + markdown)
+    print(f'[study] wrote {args.out_dir}/transfer_study.{{md,json,png}}')
+    return 0
+
+
+def write_json(path: str, meta, records, rows=None) -> None:
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(dict(meta=meta, runs=records, rows=rows), f, indent=1)
+    os.replace(tmp, path)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
