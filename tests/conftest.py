@@ -4,7 +4,7 @@ import pytest
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEMO_CONFIG = osp.join(ROOT, 'configs/demo/cascade-mask-rcnn_swin-tiny-mona_fpn_toy-coco.py')
+DEMO_CONFIG = osp.join(ROOT, 'configs/demo/cascade-mask-rcnn_swin-mini-mona_fpn_toy-coco.py')
 
 # Small Swin variants keep the suite fast; the architecture (and so every code path) is the real one.
 TINY_SWIN = dict(embed_dims=32, depths=(2, 2), num_heads=(1, 2), window_size=7, out_indices=(0, 1))

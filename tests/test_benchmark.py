@@ -20,7 +20,7 @@ from mmpetl.utils import benchmark, count_parameters
 from conftest import DEMO_CONFIG, ROOT
 
 TOOL = osp.join(ROOT, 'tools/analysis_tools/benchmark_petl.py')
-SIZE = 64  # the demo's Swin (embed 32, four stages) on a 64 x 64 image: 2 x 2 tokens in the last stage
+SIZE = 64  # the demo's Swin (embed 24, four stages) on a 64 x 64 image: 2 x 2 tokens in the last stage
 
 
 @pytest.fixture(scope='module')

@@ -18,9 +18,9 @@ _spec = importlib.util.spec_from_file_location('official_to_mmpetl',
 conv = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(conv)
 
-DEMO_CONFIG = osp.join(ROOT, 'configs/demo/cascade-mask-rcnn_swin-tiny-mona_fpn_toy-coco.py')
-# The demo config's Swin (embed 32, depths 2/2/2/2, heads 1/2/4/8, window 7, patch 4), so that --config can use it.
-SWIN = dict(embed_dims=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8), window=7, patch=4)
+DEMO_CONFIG = osp.join(ROOT, 'configs/demo/cascade-mask-rcnn_swin-mini-mona_fpn_toy-coco.py')
+# The demo config's Swin (embed 24, depths 2/2/6/2, heads 1/2/4/8, window 4, patch 4), so that --config can use it.
+SWIN = dict(embed_dims=24, depths=(2, 2, 6, 2), num_heads=(1, 2, 4, 8), window=4, patch=4)
 VIT = dict(embed_dims=32, num_layers=2, num_heads=2, mlp=64, patch=16, grid=2)  # 32x32 inputs
 
 

@@ -10,7 +10,7 @@ from .plan import TASKS
 def aggregate(records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """One row per (task, backbone, method, init), in the order first seen: metric means, sample std over seeds
     (0 for one seed), seeds, parameters, and peak memory and step time as ratios to Full on the same task and
-    backbone (means over seeds)."""
+    backbone (medians over seeds: a run slowed by something else on the machine does not move them)."""
     groups: Dict[Tuple[str, str, str, str], List[Dict[str, Any]]] = {}
     for rec in records:
         groups.setdefault((rec['task'], rec['backbone'], rec['method'], rec['init']), []).append(rec)
@@ -23,8 +23,8 @@ def aggregate(records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
         if ok:
             row.update(backbone_trainable=ok[0]['backbone_trainable'], backbone_total=ok[0]['backbone_total'],
                        model_trainable=ok[0]['model_trainable'],
-                       peak_bytes=statistics.mean(r['peak_bytes'] for r in ok),
-                       step_time=statistics.mean(r['step_time'] for r in ok), metrics={})
+                       peak_bytes=statistics.median(r['peak_bytes'] for r in ok),
+                       step_time=statistics.median(r['step_time'] for r in ok), metrics={})
             for key in ok[0]['metrics']:
                 values = [r['metrics'][key] for r in ok]
                 row['metrics'][key] = dict(mean=statistics.mean(values), values=values,
@@ -78,10 +78,11 @@ def _metric(m: Dict[str, Any]) -> str:
 
 
 def to_markdown(rows: Sequence[Dict[str, Any]], meta: Dict[str, Any]) -> str:
-    lines = [f'Transfer study, {meta["date"]}, {meta["machine"]}; {meta["mode"]} mode, {meta["minutes"]:.0f} min. '
-             'Each metric is the mean ± sample standard deviation over the seeds listed; peak memory (weights, '
-             'optimizer state and the peak of one training step) and the median step time are ratios to Full on the '
-             'same task and backbone, measured in this run.', '']
+    lines = [f'Transfer study, {meta["date"]}, {meta["machine"]}; {meta["mode"]} mode, {meta["minutes"]:.0f} min '
+             f'(`{meta["command"]}`). Each metric is the mean ± sample standard deviation over the seeds listed; peak '
+             'memory (weights, optimizer state and the peak of one training step) and the median step time (each the '
+             'median over seeds) are ratios to Full on the same task and backbone, measured in this run.', '',
+             summary_markdown(rows), '']
     for task_name, task in TASKS.items():
         task_rows = [r for r in rows if r['task'] == task_name]
         if not task_rows:
@@ -110,6 +111,32 @@ def to_markdown(rows: Sequence[Dict[str, Any]], meta: Dict[str, Any]) -> str:
             lines.append(f'- {c["task"]}, {c["backbone"]}, {c["check"]}: {c["high"]} − {c["low"]} = {c["gap"]:+.1f} '
                          f'(spread {c["spread"]:.1f}, {c["seeds"]} seed(s)): {verdict}')
         lines.append('')
+    return '\n'.join(lines)
+
+
+def summary_markdown(rows: Sequence[Dict[str, Any]]) -> str:
+    """One line per (backbone, method, init) across the tasks: the trainable backbone parameters and every task's
+    metrics (mean ± std where there are several seeds); "n/a" where the task's head does not fit."""
+    order: List[Tuple[str, str, str]] = []
+    for r in rows:
+        key = (r['backbone'], r['method'], r['init'])
+        if key not in order:
+            order.append(key)
+    tasks = [t for t in TASKS if any(r['task'] == t for r in rows)]
+    columns = [(t, key, f'{t}: {title}') for t in tasks for key, title in TASKS[t].metrics]
+    lines = ['| backbone | method | trainable backbone params | ' + ' | '.join(c[2] for c in columns) + ' |',
+             '|---|---|---:|' + '---:|' * len(columns)]
+    for backbone, method, init in order:
+        found = {t: find(rows, t, backbone, method, init) for t in tasks}
+        ok = [r for r in found.values() if r and r['status'] == 'ok']
+        if not ok:
+            continue
+        cells = []
+        for task, key, _ in columns:
+            r = found[task]
+            cells.append('' if r is None else 'n/a' if r['status'] != 'ok' else _metric(r['metrics'][key]))
+        lines.append(f'| {backbone} | {ok[0]["label"]} | {_params(ok[0]["backbone_trainable"])} | '
+                     + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 

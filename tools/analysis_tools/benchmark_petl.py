@@ -27,7 +27,7 @@ Examples:
     python tools/analysis_tools/benchmark_petl.py --methods Mona Mona:fused=False   # Mona against its reference
     python tools/analysis_tools/benchmark_petl.py --methods Mona Mona@with_cp=True Full@with_cp=True
                                                      # with the upstream activation checkpointing, for that row only
-    python tools/analysis_tools/benchmark_petl.py configs/demo/cascade-mask-rcnn_swin-tiny-mona_fpn_toy-coco.py \\
+    python tools/analysis_tools/benchmark_petl.py configs/demo/cascade-mask-rcnn_swin-mini-mona_fpn_toy-coco.py \\
         --size 128 --override model.backbone.backbone.depths="[2,2,2,2]"
     python tools/analysis_tools/benchmark_petl.py --mona-micro
 """
