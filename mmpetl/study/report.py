@@ -78,7 +78,7 @@ def _metric(m: Dict[str, Any]) -> str:
 
 
 def to_markdown(rows: Sequence[Dict[str, Any]], meta: Dict[str, Any]) -> str:
-    lines = [f'Transfer study, {meta["date"]}, {meta["machine"]}; {meta["mode"]} mode, {meta["minutes"]:.0f} min '
+    lines = [f'Transfer study, {meta["date"]}, {meta["machine"]}; {meta["mode"]} mode, {meta["minutes"]:.0f} min of runs '
              f'(`{meta["command"]}`). Each metric is the mean ± sample standard deviation over the seeds listed; peak '
              'memory (weights, optimizer state and the peak of one training step) and the median step time (each the '
              'median over seeds) are ratios to Full on the same task and backbone, measured in this run.', '',

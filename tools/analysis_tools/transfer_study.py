@@ -176,10 +176,11 @@ def main(argv=None):
             print(f'[study] writing the {task_name} dataset to {osp.join(args.data_root, task.folder)}', flush=True)
             task.make_data(osp.join(args.data_root, task.folder))
     json_path = osp.join(args.out_dir, 'transfer_study.json')
-    done = {}
+    done, previous = {}, {}
     if args.resume and osp.isfile(json_path):
         with open(json_path) as f:
-            done = {rec['key']: rec for rec in json.load(f)['runs'] if rec['status'] == 'ok'}
+            previous = json.load(f)
+        done = {rec['key']: rec for rec in previous['runs'] if rec['status'] == 'ok'}
     records = []
     start = time.time()
     todo = [run for run in args.runs if run.key not in done]
@@ -188,6 +189,9 @@ def main(argv=None):
     meta = dict(date=datetime.date.today().isoformat(), machine=machine(), command='python '
                 + ' '.join([osp.relpath(__file__, ROOT)] + (sys.argv[1:] if argv is None else list(argv))),
                 mode='quick' if args.quick else 'full', minutes=0.0)
+    if previous:  # the study that made the runs kept; this command only adds to it
+        meta.update(date=previous['meta']['date'], command=previous['meta']['command'],
+                    resumed_by=meta['command'])
     count = 0
     for run in args.runs:
         if run.key in done:
@@ -213,9 +217,9 @@ def main(argv=None):
                   + f'; {rec["backbone_trainable"]:,} trainable in the backbone; step {rec["step_time"]:.2f} s; '
                   f'{rec["seconds"]:.0f} s', flush=True)
         records.append(rec)
-        meta['minutes'] = (time.time() - start) / 60
+        meta['minutes'] = sum(r.get('seconds', 0) for r in records) / 60
         write_json(json_path, meta, records + args.skipped)
-    meta['minutes'] = (time.time() - start) / 60
+    meta['minutes'] = sum(r.get('seconds', 0) for r in records) / 60  # the runs' own time, resumed or not
     rows = report.aggregate(records + args.skipped)
     write_json(json_path, meta, records + args.skipped, rows)
     markdown = report.to_markdown(rows, meta)
