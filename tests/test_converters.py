@@ -155,8 +155,9 @@ def test_swin_mmdet_file_loads_through_init_cfg(swin_pth, tmp_path):
     src, official = swin_pth
     dst = str(tmp_path / 'swin_mmdet.pth')
     conv.convert('swin', src, dst, 'mmdet')
-    cfg = dict(type='mmdet.SwinTransformer', embed_dims=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8),
-               convert_weights=False, init_cfg=dict(type='Pretrained', checkpoint=dst))
+    cfg = dict(type='mmdet.SwinTransformer', embed_dims=SWIN['embed_dims'], depths=SWIN['depths'],
+               num_heads=SWIN['num_heads'], window_size=SWIN['window'], convert_weights=False,
+               init_cfg=dict(type='Pretrained', checkpoint=dst))
     model = MODELS.build(ConfigDict(cfg))  # as from a config file: mmdet's Swin reads init_cfg.checkpoint
     model.init_weights()
     torch.testing.assert_close(model.stages[1].blocks[0].attn.w_msa.qkv.weight,

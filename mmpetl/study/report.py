@@ -92,17 +92,20 @@ def to_markdown(rows: Sequence[Dict[str, Any]], meta: Dict[str, Any]) -> str:
                   '| backbone | method | trainable backbone params | ' + ' | '.join(titles)
                   + ' | seeds | peak memory vs Full | step time vs Full |',
                   '|---|---|---:|' + '---:|' * len(titles) + '---|---:|---:|']
+        reasons = []
         for r in task_rows:
             if r['status'] != 'ok':
-                lines.append(f'| {r["backbone"]} | {r["label"]} | n/a | ' + ' | '.join('' for _ in titles)
-                             + f' | | {r["reason"]} | |')
+                lines.append(f'| {r["backbone"]} | {r["label"]} | {r["status"]} | '
+                             + ' | '.join(r['status'] for _ in titles) + ' | | | |')
+                if r['reason'] not in reasons:
+                    reasons.append(r['reason'])
                 continue
             share = r['backbone_trainable'] / r['backbone_total'] if r['backbone_total'] else 0
             ratios = [f'{r[k]:.2f}×' if k in r else '' for k in ('peak_ratio', 'time_ratio')]
             lines.append(f'| {r["backbone"]} | {r["label"]} | {_params(r["backbone_trainable"])} ({share:.1%}) | '
                          + ' | '.join(_metric(r['metrics'][k]) for k, _ in task.metrics)
                          + f' | {",".join(map(str, r["seeds"]))} | {ratios[0]} | {ratios[1]} |')
-        lines.append('')
+        lines += [''] + [f'n/a or failed: {reason}' for reason in reasons] + ([''] if reasons else [])
     found = checks(rows)
     if found:
         lines += ['Checks (headline metric; "clear": the gap exceeds twice the larger seed spread):', '']

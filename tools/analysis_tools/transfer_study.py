@@ -14,7 +14,7 @@ parameters, and peak memory and step time as ratios to Full measured in the same
 against the trainable parameters. Results are saved after every run: --resume continues an interrupted study.
 
 Examples:
-    python tools/analysis_tools/transfer_study.py                      # the whole study (about 75 min on 2 cores)
+    python tools/analysis_tools/transfer_study.py                      # the whole study (about 40 min on 2 cores)
     python tools/analysis_tools/transfer_study.py --quick              # a few rows, shorter schedules (< 10 min)
     python tools/analysis_tools/transfer_study.py --tasks cls --methods Full Fixed Mona --seeds 0 1 2 3 4
 """
