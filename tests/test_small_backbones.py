@@ -52,7 +52,7 @@ def test_files_are_small_and_match_their_recorded_sha256(backbone):
         assert osp.getsize(path) <= 10 * 2 ** 20, path
         assert hashlib.sha256(open(path, 'rb').read()).hexdigest() == entry['sha256'], path
         assert entry['sha256'] in readme, f'README lacks the SHA-256 of {entry["file"]}'
-    assert info['upstream_top1'] > 50  # chance is 100 / 48 %
+    assert info['upstream_top1'] > 5 * 100 / 48  # well above chance (100 / 48 %)
     state = torch.load(release, map_location='cpu', weights_only=True)
     assert any(k.startswith('head.') for k in state['state_dict'])  # the release is the whole classifier
 
