@@ -51,6 +51,7 @@ def resume_cfg(toy_coco, work_dir, by_epoch):
     cfg = demo_cfg(toy_coco, str(work_dir))
     cfg.randomness = dict(seed=0)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.train_dataloader.batch_size = 2
     if by_epoch:
         cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2, val_interval=10)
         cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=True, interval=1)

@@ -54,9 +54,10 @@ def test_default_plan_covers_every_method_and_seed(tmp_path):
                                                                              'Fixed (random init)'}
 
 
-def test_short_study_on_every_task(tmp_path, capsys):
+def test_short_study_on_every_task(tmp_path, capsys, monkeypatch):
     """Two iterations per run: each task's Runner, metric and measurement, and the report files. The datasets are
-    written small beforehand (the tool takes a complete dataset it finds)."""
+    written small beforehand (the tool takes a complete dataset it finds); the study runs from another directory."""
+    monkeypatch.chdir(tmp_path)
     from mmpetl.datasets import make_toy_ade20k, make_toy_coco, make_toy_imagenet
     data = tmp_path / 'data'
     make_toy_imagenet(str(data / 'toy_shapes_cls'), num_train=2, num_val=2, styles=('filled', 'outline'))

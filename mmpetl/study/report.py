@@ -149,6 +149,8 @@ def plot(rows: Sequence[Dict[str, Any]], path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     tasks = [t for t in TASKS if any(r['task'] == t and r['status'] == 'ok' for r in rows)]
+    if not tasks:  # every run failed: nothing to draw
+        return
     fig, axes = plt.subplots(1, len(tasks), figsize=(6.2 * len(tasks), 5.0), squeeze=False)
     styles = {'swin-mini': ('o', 'tab:blue'), 'vit-mini': ('s', 'tab:orange')}
     for ax, task_name in zip(axes[0], tasks):

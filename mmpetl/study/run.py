@@ -2,6 +2,7 @@
 measured (the task's metrics, trainable parameters, the median step time, the peak memory of a training step)."""
 import copy
 import gc
+import os.path as osp
 import statistics
 import sys
 import time
@@ -12,7 +13,7 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 
 from ..utils.params import count_parameters
-from .plan import TASKS, Run, config_path
+from .plan import ROOT, TASKS, Run, config_path
 
 
 class StudyProbe(Hook):
@@ -34,14 +35,24 @@ class StudyProbe(Hook):
         self.metrics = dict(metrics or {})
 
 
-def run_config(run: Run, work_dir: str) -> Config:
-    """The task's config for ``run``: its method, seed, iterations and initialisation; nothing else changes."""
+def run_config(run: Run, work_dir: str, data_root: str) -> Config:
+    """The task's config for ``run``: its method, seed, iterations and initialisation, its dataset under
+    ``data_root``, the checkpoint from the repository; nothing else changes."""
     task = TASKS[run.task]
     cfg = Config.fromfile(config_path(task, run.row.backbone))
     cfg.model.backbone.method = dict(type=run.row.method)
     cfg.merge_from_dict(task.overrides.get((run.row.backbone, run.row.method), {}))
+    root = osp.join(osp.abspath(data_root), task.folder) + '/'
+    for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
+        loader.dataset.data_root = root
+    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+        if isinstance(evaluator, dict) and str(evaluator.get('ann_file', '')).startswith(cfg.data_root):
+            evaluator.ann_file = root + evaluator.ann_file[len(cfg.data_root):]
+    init_cfg = cfg.model.backbone.backbone.get('init_cfg')
     if run.row.init == 'random':
         cfg.model.backbone.backbone.init_cfg = None
+    elif init_cfg and not osp.isabs(init_cfg.checkpoint) and '://' not in init_cfg.checkpoint:
+        init_cfg.checkpoint = osp.join(ROOT, init_cfg.checkpoint)  # from any working directory
     cfg.work_dir = work_dir
     cfg.experiment_name = run.key.replace('/', '_') + time.strftime('_%H%M%S')
     cfg.randomness = dict(seed=run.seed)
@@ -85,12 +96,13 @@ def peak_step_bytes(runner) -> Dict[str, int]:
                 peak_bytes=weights + state + during)
 
 
-def execute(run: Run, work_dir: str) -> Dict[str, Any]:
-    """Train and evaluate ``run``; returns its record (metrics, parameters, time, memory)."""
+def execute(run: Run, work_dir: str, data_root: str) -> Dict[str, Any]:
+    """Train and evaluate ``run`` on the datasets under ``data_root``; returns its record (metrics, parameters,
+    time, memory)."""
     from mmengine.runner import Runner
     task = TASKS[run.task]
     start = time.time()
-    cfg = run_config(run, work_dir)
+    cfg = run_config(run, work_dir, data_root)
     runner = Runner.from_cfg(cfg)
     probe = StudyProbe()
     runner.register_hook(probe)

@@ -204,7 +204,7 @@ def main(argv=None):
         print(f'[study] ({count}/{len(todo)}{eta}) {run.task} / {run.row.backbone} / {run.row.label} / seed '
               f'{run.seed} / {run.max_iters} iterations', flush=True)
         try:
-            rec = execute(run, osp.join(work_dir, run.key.replace('/', '_')))
+            rec = execute(run, osp.join(work_dir, run.key.replace('/', '_')), args.data_root)
         except Exception as err:  # noqa: BLE001 -- one failed run is reported, the study goes on
             reason = f'{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ""}'
             print(f'[study]     FAILED: {reason}', flush=True)
@@ -228,7 +228,10 @@ def main(argv=None):
     report.plot(rows, osp.join(args.out_dir, 'transfer_study.png'))
     print('\n' + markdown)
     print(f'[study] wrote {args.out_dir}/transfer_study.{{md,json,png}}')
-    return 0
+    failed = [rec['key'] for rec in records if rec['status'] == 'failed']
+    if failed:
+        print(f'[study] {len(failed)} run(s) failed (see above and the JSON): {", ".join(failed)}')
+    return 1 if failed else 0
 
 
 def write_json(path: str, meta, records, rows=None) -> None:
