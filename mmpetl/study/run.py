@@ -1,10 +1,8 @@
 """One run of the transfer study: the task's config with the row's method, through ``Runner.from_cfg``, and what it
 measured (the task's metrics, trainable parameters, the median step time, the peak memory of a training step)."""
 import copy
-import gc
 import os.path as osp
 import statistics
-import sys
 import time
 from typing import Any, Dict, List
 
@@ -12,6 +10,7 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
+from ..utils.benchmark import cpu_allocated_during, release_memory
 from ..utils.params import count_parameters
 from .plan import ROOT, TASKS, Run, config_path
 
@@ -75,7 +74,6 @@ def _tensor_bytes(tensors) -> int:
 def peak_step_bytes(runner) -> Dict[str, int]:
     """Memory of one training step on a real batch, after training: the weights, the optimizer state (as held between
     steps) and the peak of what torch's CPU allocator (or CUDA's) held during the step on top of them."""
-    from ..utils.benchmark import cpu_allocated_during
     model, optim_wrapper = runner.model, runner.optim_wrapper
     batch = next(iter(runner.train_dataloader))
     model.train()
@@ -118,16 +116,5 @@ def execute(run: Run, work_dir: str, data_root: str) -> Dict[str, Any]:
     record.update(peak_step_bytes(runner))
     record['seconds'] = time.time() - start
     del runner, backbone
-    release()
+    release_memory(torch.device('cpu'))
     return record
-
-
-def release() -> None:
-    """Free what the last run left (Python garbage, and the pages glibc keeps after a run's activations)."""
-    gc.collect()
-    if sys.platform.startswith('linux'):
-        import ctypes
-        try:
-            ctypes.CDLL('libc.so.6').malloc_trim(0)
-        except (OSError, AttributeError):
-            pass
