@@ -22,7 +22,9 @@ model = dict(
             drop_path_rate=0.1,
             init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
         method=dict(type='Fixed')),
-    neck=dict(type='GlobalAveragePooling'),
+    # global average pooling, then mmpretrain's linear-probe normalisation (MAE's: BatchNorm without affine before the
+    # linear head), the same for every method
+    neck=[dict(type='GlobalAveragePooling'), dict(type='ClsBatchNormNeck', input_features=192)],
     head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=192, topk=(1, ),
               loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
 # the normalisation of the pretraining
@@ -55,13 +57,16 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=ma
 val_cfg = dict()
 test_cfg = dict()
 # one optimizer for every method (the study compares methods under one recipe); paramwise_cfg also leaves the
-# frozen parameters out of the optimizer
+# frozen parameters out of the optimizer. The linear head, the one module that starts from scratch, learns at 10x the
+# backbone's rate (lr 1e-2), for every method: at 1e-3 the head alone had not fitted the training set in 150 steps
+# (Fixed's training loss 1.42 at the end, against 1.79 at chance), as linear probes usually need a larger rate.
 optim_wrapper = dict(
     constructor='mmpetl.PETLOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
     clip_grad=dict(max_norm=1.0),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0,
-                       custom_keys={'.relative_position_bias_table': dict(decay_mult=0.0)}))
+                       custom_keys={'.relative_position_bias_table': dict(decay_mult=0.0),
+                                    'head.': dict(lr_mult=10.0)}))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=10),
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=10, end=max_iters),

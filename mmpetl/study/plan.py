@@ -59,7 +59,8 @@ TASKS = {
          'vit-mini': 'configs/transfer/vit-mini_toy-shapes-cls.py'},
         'toy_shapes_cls', _cls_data, ('train/rectangle_outline', 'val/triangle_filled'),
         (('accuracy/top1', 'top-1 (%)'), ), scale=1.0,
-        overrides={('vit-mini', 'HST'): {'model.backbone.method.out_type': 'pooled', 'model.head.in_channels': 72}}),
+        overrides={('vit-mini', 'HST'): {'model.backbone.method.out_type': 'pooled', 'model.neck.input_features': 72,
+                                          'model.head.in_channels': 72}}),
     'coco': Task(
         'coco', 'instance segmentation on toy COCO (Mask R-CNN, 48 training images, 128 px)',
         {'swin-mini': 'configs/transfer/mask-rcnn_swin-mini_fpn_toy-coco.py',
