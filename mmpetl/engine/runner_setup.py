@@ -2,13 +2,16 @@
 distributed runs on machines without CUDA."""
 import copy
 import datetime
+import difflib
 import importlib
+import logging
 import os
 import os.path as osp
-from typing import Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config
+from mmengine.config.config import DELETE_KEY
 from mmengine.logging import print_log
 from mmengine.registry import MODELS, init_default_scope
 
@@ -42,10 +45,67 @@ def register_scope_modules(cfg: Config) -> str:
 DELTA_HOOK_TYPES = ('mmpetl.DeltaCheckpointHook', 'DeltaCheckpointHook')
 
 
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """The config at ``path`` with the ``--cfg-options`` pairs merged into it."""
+def new_key_warnings(cfg: Config, cfg_options: dict, expected_new: Sequence[str] = ()) -> List[str]:
+    """A warning for each ``--cfg-options`` key that creates a key the config did not have.
+
+    mmengine's ``merge_from_dict`` adds a missing key silently, so a typo (``train_cfg.max_iter=2`` for
+    ``max_iters``) changes nothing and the run goes on with the config's value. The dotted key is walked through the
+    config: list indices are followed; the first part that is missing from a dict that exists is the suspicious one
+    (what lies below it is a new dict created as a whole, nothing to check). The warning names the closest existing
+    keys at that place (difflib), or lists them. Keys in ``expected_new`` are meant to be new (the tools add
+    ``launcher``).
+
+    Raises:
+        KeyError: a list index past the end of the list (mmengine would raise a bare one).
+        TypeError: a dotted key that goes through a value that is neither a dict nor a list (mmengine would raise a
+            message about child and base configs).
+    """
+    # ``a.b._delete_=True`` replaces a.b as a whole: the keys given below it are new by design.
+    replaced = {tuple(key.split('.')[:-1]) for key in cfg_options if key.split('.')[-1] == DELETE_KEY}
+    warnings = []
+    for full_key, value in cfg_options.items():
+        parts = full_key.split('.')
+        if full_key in expected_new or any(tuple(parts[:n]) in replaced for n in range(len(parts))):
+            continue
+        node = cfg._cfg_dict
+        for depth, part in enumerate(parts):
+            where = '.'.join(parts[:depth]) or 'the top level'
+            if isinstance(node, list) and part.isdigit():
+                if int(part) >= len(node):
+                    raise KeyError(f'--cfg-options {full_key}={value!r}: index {part} is past the end of {where}, '
+                                   f'a list of {len(node)} entries (valid indices 0..{len(node) - 1})')
+                node = node[int(part)]
+            elif isinstance(node, dict):
+                if part not in node:
+                    existing = [str(k) for k in node]
+                    close = difflib.get_close_matches(part, existing, n=3, cutoff=0.75)
+                    prefix = '.'.join(parts[:depth + 1])
+                    hint = (f'did you mean {" or ".join(".".join([*parts[:depth], c]) for c in close)}?' if close
+                            else f'keys at {where}: {", ".join(existing[:20])}{", ..." if len(existing) > 20 else ""}')
+                    warnings.append(f'--cfg-options {full_key}={value!r} creates a key the config did not have: '
+                                    f'{prefix} ({hint})')
+                    break
+                node = node[part]
+            elif isinstance(node, list):
+                raise TypeError(f'--cfg-options {full_key}={value!r}: {where} is a list in the config; index it with '
+                                f'a number ({where}.0.{".".join(parts[depth:])}), not {part!r}')
+            else:
+                raise TypeError(f'--cfg-options {full_key}={value!r}: {where} is {node!r} in the config, not a dict '
+                                f'or a list, so it has no key {part!r}; set {where} as a whole instead (e.g. '
+                                f'--cfg-options {where}="dict(...)")')
+    return warnings
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None, expected_new: Sequence[str] = ()) -> Config:
+    """The config at ``path`` with the ``--cfg-options`` pairs merged into it.
+
+    A key that the config did not have is merged all the same (a new option may be meant), with a warning that names
+    it and the closest existing keys (:func:`new_key_warnings`); ``expected_new`` lists keys meant to be new.
+    """
     cfg = Config.fromfile(path)
     if cfg_options:
+        for warning in new_key_warnings(cfg, cfg_options, expected_new):
+            print_log(warning, logger='current', level=logging.WARNING)
         cfg.merge_from_dict(cfg_options)
     return cfg
 
@@ -60,7 +120,8 @@ def load_runner_config(path: str, launcher: str, cfg_options: Optional[dict] = N
     Returns:
         tuple: the config and its ``default_scope``.
     """
-    cfg = load_config(path, {'launcher': launcher, **(cfg_options or {})})  # --cfg-options may set the launcher
+    # --cfg-options may set the launcher; the config need not have one
+    cfg = load_config(path, {'launcher': launcher, **(cfg_options or {})}, expected_new=('launcher', ))
     scope = register_scope_modules(cfg)
     setup_cpu_distributed(cfg, launcher)
     if work_dir is not None:

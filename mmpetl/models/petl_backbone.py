@@ -15,6 +15,7 @@ settled here, at construction time, because DDP wraps the model before ``train()
 """
 import copy
 import inspect
+import re
 from typing import List, Optional, Sequence, Tuple
 
 from torch import nn
@@ -23,6 +24,7 @@ from ..registry import MODELS, PETL_METHODS
 from ..utils.checkpoint import DEFAULT_EXPECTED_MISSING, PretrainedLoadCheck
 from .blocks import class_path, petl_subclass, supported_blocks
 from .methods.base import BasePETLMethod, PETLModule
+from .methods.options import check_float, fail
 
 
 class PETLBackboneMixin:
@@ -66,6 +68,23 @@ def init_options(cls: type) -> Optional[List[str]]:
     if any(p.kind == p.VAR_KEYWORD for p in params):
         return None
     return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def check_expected_missing(patterns) -> None:
+    """``expected_missing`` must be a list or tuple of regexes (a lone string would be read as its characters)."""
+    expected = r"a list or tuple of regular expressions (e.g. [r'norm\d+\.'])"
+    if not isinstance(patterns, (list, tuple)):
+        fail('PETLBackbone', 'expected_missing', patterns, expected)
+    for index, pattern in enumerate(patterns):
+        if not isinstance(pattern, str):
+            fail('PETLBackbone', 'expected_missing', patterns, expected, f': entry {index} is {pattern!r}')
+        try:
+            re.compile(pattern)
+            continue
+        except re.error as err:
+            problem = str(err)
+        fail('PETLBackbone', 'expected_missing', patterns, expected, f': entry {index}, {pattern!r}, is not one '
+             f'({problem})')
 
 
 def build_method(method: dict) -> BasePETLMethod:
@@ -126,10 +145,12 @@ def PETLBackbone(backbone: dict, method: dict, min_loaded_share: float = 1.0,
         nn.Module: the upstream backbone, now of class ``PETL<UpstreamClass>``, with ``requires_grad`` set.
 
     Raises:
-        ValueError: unknown method, a backbone the method cannot attach to, or nothing left to train.
+        ValueError: unknown method, a backbone the method cannot attach to, or nothing left to train;
+            :class:`~mmpetl.models.methods.options.PETLConfigError` (a ValueError): an option of the wrong type or
+            out of range, of the method (checked by its constructor) or of this function.
     """
-    if not 0.0 <= min_loaded_share <= 1.0:
-        raise ValueError(f'PETLBackbone: min_loaded_share must be in [0, 1]; got {min_loaded_share!r}')
+    check_float('PETLBackbone', 'min_loaded_share', min_loaded_share, 0.0, 1.0)
+    check_expected_missing(expected_missing)
     petl_method = build_method(method)
     model = build_upstream(backbone)
     upstream_name = f'{type(model).__module__.split(".")[0]}.{type(model).__name__}'

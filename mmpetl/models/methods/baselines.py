@@ -14,6 +14,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...registry import PETL_METHODS
 from .base import BasePETLMethod, PETLModule
+from .options import check_float, check_int, check_probability
 
 
 @PETL_METHODS.register_module()
@@ -147,7 +148,8 @@ class Adapter(BasePETLMethod):
 
     def __init__(self, bottleneck: int = 64, dropout: float = 0.1):
         super().__init__(name='adapter')
-        self.bottleneck, self.dropout = bottleneck, dropout
+        self.bottleneck = check_int(self, 'bottleneck', bottleneck, minimum=1)
+        self.dropout = check_probability(self, 'dropout', dropout)
 
     def attach_block(self, name, block, spec, index):
         channels = spec.channels(block)
@@ -161,7 +163,10 @@ class AdaptFormer(BasePETLMethod):
 
     def __init__(self, bottleneck: int = 64, dropout: float = 0.1, scale: float = 0.1):
         super().__init__(name='adaptformer')
-        self.bottleneck, self.dropout, self.scale = bottleneck, dropout, scale
+        self.bottleneck = check_int(self, 'bottleneck', bottleneck, minimum=1)
+        self.dropout = check_probability(self, 'dropout', dropout)
+        # 0 would silence the adapter (and its gradient) for good; the paper's scale is a positive factor.
+        self.scale = check_float(self, 'scale', scale, low=0.0, low_inclusive=False)
 
     def attach_block(self, name, block, spec, index):
         self.add(block, 'mlp_branch', 'mlp',
@@ -219,7 +224,8 @@ class LoRand(BasePETLMethod):
 
     def __init__(self, subspaces: int = 4, rank: int = 8):
         super().__init__(name='lorand')
-        self.subspaces, self.rank = subspaces, rank
+        self.subspaces = check_int(self, 'subspaces', subspaces, minimum=1)
+        self.rank = check_int(self, 'rank', rank, minimum=1)
 
     def attach_block(self, name, block, spec, index):
         channels = spec.channels(block)

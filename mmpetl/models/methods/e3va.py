@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from ...registry import PETL_METHODS
 from ..blocks import class_path
 from .base import BasePETLMethod, PETLModule
+from .options import fail, is_int
 
 #: Upstream backbones with Swin stages (``stages[i].blocks`` then ``stages[i].downsample``, a PatchMerging or None).
 SUPPORTED_BACKBONES = {
@@ -158,6 +159,8 @@ class E3VA(BasePETLMethod):
 
     def __init__(self, rank: int = 24):
         super().__init__(name='e3va')
+        if not is_int(rank) or rank < 2 or rank % 2:
+            fail(self, 'rank', rank, 'an even integer >= 2 (two low-rank paths of rank / 2 each)')
         self.rank = rank
         self.start: Optional[E3VAStreamTap] = None
         # One (stage, its adapters in forward order) per stage up to the last output stage.

@@ -28,6 +28,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ...registry import PETL_METHODS
 from ..blocks import ViTBlockSpec
 from .base import BasePETLMethod, PETLModule
+from .options import (PETLConfigError, check_choice, check_float, check_int_sequence, check_norm_cfg,
+                      check_probability, fail)
 
 #: The upstream ViTs whose blocks HST attaches to (the blocks of :class:`~mmpetl.models.blocks.ViTBlockSpec`).
 SUPPORTED_BACKBONES = ('mmseg.VisionTransformer', 'mmpretrain.VisionTransformer')
@@ -309,11 +311,20 @@ class HST(BasePETLMethod):
                  drop_path_rate: float = 0., norm_cfg: dict = dict(type='LN', eps=1e-6),
                  stem_norm_cfg: dict = dict(type='BN')):
         super().__init__(name='hst')
+        for option, value in (('embed_dims', embed_dims), ('depths', depths), ('num_heads', num_heads)):
+            check_int_sequence(self, option, value, minimum=1)
         if not len(embed_dims) == len(depths) == len(num_heads):
-            raise ValueError(f'HST: embed_dims, depths and num_heads need one entry per side stage; got '
-                             f'{tuple(embed_dims)}, {tuple(depths)}, {tuple(num_heads)}')
-        if out_type not in self.OUT_TYPES:
-            raise ValueError(f'HST: out_type must be one of {self.OUT_TYPES}, got {out_type!r}')
+            raise PETLConfigError(f'HST: embed_dims, depths and num_heads need one entry per side stage; got '
+                                  f'{tuple(embed_dims)}, {tuple(depths)}, {tuple(num_heads)}')
+        for stage, (width, heads) in enumerate(zip(embed_dims, num_heads)):  # else torch's attention asserts
+            if width % heads:
+                fail(self, 'embed_dims', embed_dims, f'divisible by num_heads={tuple(num_heads)} stage by stage',
+                     f': stage {stage} has width {width} and {heads} heads')
+        check_float(self, 'mlp_ratio', mlp_ratio, low=0.0, low_inclusive=False)
+        check_choice(self, 'out_type', out_type, self.OUT_TYPES)
+        check_probability(self, 'drop_path_rate', drop_path_rate)
+        check_norm_cfg(self, 'norm_cfg', norm_cfg, embed_dims)
+        check_norm_cfg(self, 'stem_norm_cfg', stem_norm_cfg, embed_dims[:1])
         self.embed_dims, self.depths, self.num_heads = list(embed_dims), list(depths), list(num_heads)
         self.mlp_ratio, self.out_type, self.drop_path_rate = mlp_ratio, out_type, drop_path_rate
         self.norm_cfg, self.stem_norm_cfg = dict(norm_cfg), dict(stem_norm_cfg)

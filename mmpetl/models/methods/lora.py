@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from ...registry import PETL_METHODS
 from .base import BasePETLMethod, PETLModule
+from .options import check_float, check_int
 
 
 class LoRAQV(PETLModule):
@@ -64,7 +65,9 @@ class LoRA(BasePETLMethod):
 
     def __init__(self, rank: int = 64, alpha: float = 1.0):
         super().__init__(name='lora')
-        self.rank, self.alpha = rank, alpha
+        self.rank = check_int(self, 'rank', rank, minimum=1)  # scaling = alpha / rank
+        # alpha = 0 would zero the update and its gradient for good: a positive factor, as in the paper.
+        self.alpha = check_float(self, 'alpha', alpha, low=0.0, low_inclusive=False)
 
     def attach_block(self, name, block, spec, index):
         qkv = find_qkv(block)

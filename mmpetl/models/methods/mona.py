@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from ...registry import PETL_METHODS
 from .base import BasePETLMethod, PETLModule
+from .options import check_bool, check_int, check_probability
 
 
 class MonaConv(nn.Module):
@@ -266,9 +267,9 @@ class Mona(BasePETLMethod):
 
     def __init__(self, bottleneck: int = 64, dropout: float = 0.1, fused: bool = True):
         super().__init__(name='mona')
-        self.bottleneck = bottleneck
-        self.dropout = dropout
-        self.fused = fused
+        self.bottleneck = check_int(self, 'bottleneck', bottleneck, minimum=1)
+        self.dropout = check_probability(self, 'dropout', dropout)  # the fused adapter divides by 1 - dropout
+        self.fused = check_bool(self, 'fused', fused)
 
     def attach_block(self, name, block, spec, index):
         channels = spec.channels(block)
