@@ -24,8 +24,9 @@ def parse_args():
     parser.add_argument('--amp', action='store_true', default=False, help='enable automatic-mixed-precision training')
     parser.add_argument('--auto-scale-lr', action='store_true', help='enable automatically scaling LR')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from this checkpoint; without a path, from the latest checkpoint in the work '
-                        'directory (a full checkpoint: a delta holds no optimizer state)')
+                        help='resume from this checkpoint; without a path, from the newest complete checkpoint in the '
+                        'work directory, skipping (and naming) incomplete ones (a full checkpoint: a delta holds no '
+                        'optimizer state)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, xxx=yyy pairs merged into it; lists as key="[a,b]"')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
@@ -45,7 +46,7 @@ def main():
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
-    from mmpetl.engine import load_runner_config
+    from mmpetl.engine import apply_auto_resume, load_runner_config  # also makes checkpoint writes atomic
 
     cfg, _ = load_runner_config(args.config, args.launcher, args.cfg_options, args.work_dir)
 
@@ -57,10 +58,9 @@ def main():
             sys.exit('--auto-scale-lr needs auto_scale_lr = dict(enable=..., base_batch_size=...) in the config')
         cfg.auto_scale_lr.enable = True
 
-    # resume from a given checkpoint > auto-resume from the work directory
+    # resume from a given checkpoint > auto-resume from the newest complete checkpoint in the work directory
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        apply_auto_resume(cfg)
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume

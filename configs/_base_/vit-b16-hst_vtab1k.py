@@ -81,7 +81,7 @@ val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(
     logger=dict(interval=5),  # 15 iterations per epoch
-    checkpoint=dict(interval=1, max_keep_ckpts=1, save_best='accuracy/top1', rule='greater'))
+    checkpoint=dict(interval=1, max_keep_ckpts=2, save_best='accuracy/top1', rule='greater'))
 # paramwise_cfg also makes mmengine's optimizer constructor skip the frozen (requires_grad=False) parameters.
 optim_wrapper = dict(
     type='OptimWrapper',
