@@ -17,7 +17,10 @@ setup(
     packages=find_packages(include=['mmpetl', 'mmpetl.*']),
     python_requires='>=3.8',
     # Ranges a user's own environment must satisfy; the exact tested versions are pinned in requirements/pins.txt.
-    install_requires=['torch>=2.0', 'mmengine>=0.10.0,<1.0', 'mmcv>=2.0.0,<2.2.0', 'numpy', 'opencv-python'],
+    # torch >= 2.6: torch.serialization.safe_globals with (object, name) pairs and get_unsafe_globals_in_checkpoint,
+    # which mmpetl's safe checkpoint loading uses (mmpetl/utils/checkpoint.py).
+    install_requires=['torch>=2.6', 'mmengine>=0.10.0,<1.0', 'mmcv>=2.0.0,<2.2.0', 'numpy', 'opencv-python',
+                      'safetensors>=0.4'],
     extras_require={
         'det': ['mmdet>=3.0.0,<3.4.0'],
         'seg': ['mmsegmentation>=1.0.0', 'ftfy', 'regex'],

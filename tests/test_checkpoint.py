@@ -1,4 +1,4 @@
-"""mmpetl's loader for local checkpoints under torch >= 2.6 (weights_only=True by default)."""
+"""mmpetl's loader for local checkpoints under torch >= 2.6 (weights_only=True; see also test_safe_loading.py)."""
 import pickle
 
 import pytest
@@ -14,23 +14,19 @@ def test_mmengine_uses_mmpetl_loader_for_local_files():
     assert CheckpointLoader._schemes[''] is load_local_checkpoint
 
 
-def test_plain_weights_load_with_the_safe_unpickler(tmp_path, monkeypatch):
+def test_plain_weights_load_with_the_safe_unpickler(tmp_path):
     path = str(tmp_path / 'weights.pth')
     torch.save({'state_dict': {'w': torch.ones(2)}}, path)
-    monkeypatch.setenv('MMPETL_WEIGHTS_ONLY', '1')  # would refuse anything the safe unpickler refuses
     assert torch.equal(_load_checkpoint(path)['state_dict']['w'], torch.ones(2))
 
 
-def test_training_state_falls_back_unless_refused(tmp_path, monkeypatch):
+def test_training_state_loads_with_the_safe_unpickler_and_its_allowlist(tmp_path):
     path = str(tmp_path / 'iter_1.pth')
     torch.save({'message_hub': {'log_scalars': {'loss': HistoryBuffer([1.0], [1])}}}, path)
     with pytest.raises(pickle.UnpicklingError):
         torch.load(path)  # torch's default
-    loaded = _load_checkpoint(path)
+    loaded = _load_checkpoint(path)  # weights_only=True, with exactly HistoryBuffer's types allowed
     assert loaded['message_hub']['log_scalars']['loss'].current() == 1.0
-    monkeypatch.setenv('MMPETL_WEIGHTS_ONLY', '1')
-    with pytest.raises(pickle.UnpicklingError):
-        _load_checkpoint(path)
 
 
 def test_missing_file_is_named(tmp_path):

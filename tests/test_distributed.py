@@ -71,4 +71,4 @@ def test_two_process_gloo_training_of_a_petl_detector(toy_coco, tmp_path):
         assert report['iterations'] == [1, 2, 3]
     assert ranks[0]['tuned'] == ranks[1]['tuned']  # gradients were all-reduced: the replicas stayed identical
     assert ranks[0]['frozen'] == ranks[1]['frozen']
-    assert osp.exists(work_dir / 'iter_3.pth') and osp.exists(work_dir / 'delta_iter_3.pth')
+    assert osp.exists(work_dir / 'iter_3.pth') and osp.exists(work_dir / 'delta_iter_3.safetensors')

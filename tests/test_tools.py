@@ -15,6 +15,7 @@ import sys
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.runner.checkpoint import _load_checkpoint
 
 from conftest import DEMO_CONFIG, ROOT
 from mmpetl.engine import build_model, register_scope_modules
@@ -113,17 +114,18 @@ def test_mmrotate_scope_registers_mmdet_too():
 
 def test_train_writes_the_report_the_delta_and_a_resumable_checkpoint(trained):
     _, work_dir = trained
-    for name in ('param_report.json', 'delta_iter_2.pth', 'iter_2.pth'):
+    for name in ('param_report.json', 'delta_iter_2.safetensors', 'iter_2.pth'):
         assert osp.exists(osp.join(work_dir, name)), name
-    delta = torch.load(osp.join(work_dir, 'delta_iter_2.pth'), weights_only=True)
+    delta = _load_checkpoint(osp.join(work_dir, 'delta_iter_2.safetensors'))
     assert is_delta(delta) and delta['meta']['petl']['backbone']['method']['type'] == 'Mona'
-    assert osp.getsize(osp.join(work_dir, 'delta_iter_2.pth')) < osp.getsize(osp.join(work_dir, 'iter_2.pth')) / 2
+    delta_size = osp.getsize(osp.join(work_dir, 'delta_iter_2.safetensors'))
+    assert delta_size < osp.getsize(osp.join(work_dir, 'iter_2.pth')) / 2
 
 
 def test_test_tool_evaluates_a_delta_on_its_base(trained, tmp_path):
     config, work_dir = trained
     out = tmp_path / 'results.pkl'
-    run_tool('test.py', config, osp.join(work_dir, 'delta_iter_2.pth'), '--work-dir', tmp_path, '--out', out)
+    run_tool('test.py', config, osp.join(work_dir, 'delta_iter_2.safetensors'), '--work-dir', tmp_path, '--out', out)
     with open(out, 'rb') as f:
         results = pickle.load(f)
     assert len(results) == 2  # the toy val images, with predictions of the delta's model
@@ -134,7 +136,7 @@ def test_extract_delta_from_the_full_checkpoint_equals_the_hook_delta(trained, t
     out = tmp_path / 'extracted.pth'
     run_tool('model_converters/extract_delta.py', config, osp.join(work_dir, 'iter_2.pth'), out)
     extracted = torch.load(out, weights_only=True)
-    saved = torch.load(osp.join(work_dir, 'delta_iter_2.pth'), weights_only=True)
+    saved = _load_checkpoint(osp.join(work_dir, 'delta_iter_2.safetensors'))
     assert extracted['meta']['base_fingerprint'] == saved['meta']['base_fingerprint']
     assert extracted['state_dict'].keys() == saved['state_dict'].keys()
     assert all(torch.equal(extracted['state_dict'][k], v) for k, v in saved['state_dict'].items())
@@ -177,4 +179,5 @@ def test_mim_train_mmdet_runs_a_petl_config(toy_coco, tmp_path):
     result = subprocess.run(['mim', 'train', 'mmdet', config, '--work-dir', str(tmp_path / 'work_dir')],
                             cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert osp.exists(tmp_path / 'work_dir' / 'delta_iter_1.pth')  # mmpetl's runtime hooks ran in mmdet's train.py
+    # mmpetl's runtime hooks ran in mmdet's train.py
+    assert osp.exists(tmp_path / 'work_dir' / 'delta_iter_1.safetensors')

@@ -2,7 +2,7 @@
 # Distributed testing with torchrun: bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [tools/test.py arguments]
 # Same arguments and environment as mmdet 3.3's: NNODES, NODE_RANK, PORT, MASTER_ADDR; PYTHON picks the interpreter.
 # CHECKPOINT may be a full checkpoint or an mmpetl delta (see tools/test.py --help).
-#   bash tools/dist_test.sh configs/mona/cascade-mask-rcnn_swin-b-mona_fpn_3x_coco.py work_dirs/delta_epoch_36.pth 8
+#   bash tools/dist_test.sh configs/mona/cascade-mask-rcnn_swin-b-mona_fpn_3x_coco.py work_dirs/delta_epoch_36.safetensors 8
 set -e
 if [ $# -lt 3 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
     sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'

@@ -1,17 +1,19 @@
 """Test (and evaluate) a model of any of the four downstream libraries from an mmpetl config and a checkpoint.
 
 The checkpoint may be a full one (mmengine's ``iter_<n>.pth`` / ``epoch_<n>.pth``, or a merged delta) or a *delta*
-(``delta_<...>.pth``, the tuned tensors only): a delta is loaded onto the frozen base that the config's backbone
-``init_cfg`` loads, after checking the base's fingerprint (``--force-delta`` loads it onto another base anyway).
-This works through ``mmpetl.DeltaCheckpointHook``, which the tool adds to the config when it is missing.
+(``delta_<...>.safetensors`` or ``.pth``, the tuned tensors only): a delta is loaded onto the frozen base that the
+config's backbone ``init_cfg`` loads, after checking the base's fingerprint (``--force-delta`` loads it onto another
+base anyway). This works through ``mmpetl.DeltaCheckpointHook``, which the tool adds to the config when it is missing.
+No file is loaded in a way that could run code from it (mmpetl/utils/checkpoint.py): such a file is refused.
 
 Examples:
-    python tools/test.py CONFIG work_dirs/run1/delta_epoch_36.pth
+    python tools/test.py CONFIG work_dirs/run1/delta_epoch_36.safetensors
     python tools/test.py CONFIG work_dirs/run1/epoch_36.pth --out results.pkl --show-dir vis
     bash tools/dist_test.sh CONFIG CHECKPOINT 8
 """
 import argparse
 import os
+import sys
 
 from mmengine.config import Config, DictAction
 
@@ -79,6 +81,7 @@ def main():
     from mmengine.runner import Runner
 
     from mmpetl.engine import load_runner_config
+    from mmpetl.utils.checkpoint import UnsafeCheckpointError
 
     cfg, scope = load_runner_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     cfg.load_from = args.checkpoint
@@ -93,7 +96,10 @@ def main():
         else:
             from mmengine.evaluator import DumpResults as Dump
         runner.test_evaluator.metrics.append(Dump(out_file_path=args.out))
-    runner.test()
+    try:
+        runner.test()
+    except UnsafeCheckpointError as err:  # the checkpoint, or the backbone's pretrained file
+        sys.exit(f'test.py: error: {err}')
 
 
 if __name__ == '__main__':

@@ -66,7 +66,11 @@ def main():
         cfg.load_from = args.resume
 
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    from mmpetl.utils.checkpoint import UnsafeCheckpointError
+    try:
+        runner.train()
+    except UnsafeCheckpointError as err:  # load_from, the resumed checkpoint, or a backbone's pretrained file
+        sys.exit(f'train.py: error: {err}')
 
 
 if __name__ == '__main__':

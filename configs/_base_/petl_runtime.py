@@ -6,8 +6,8 @@
 custom_hooks = [
     # the trainable/total parameter table at the start of training, also in <work_dir>/param_report.json
     dict(type='mmpetl.ParameterReportHook'),
-    # <work_dir>/delta_<iter|epoch>_<n>.pth at the end of training: the tuned tensors only, with the method config
-    # and a fingerprint of the frozen base; loads onto the base when given as load_from (tools/test.py, mim test)
+    # <work_dir>/delta_<iter|epoch>_<n>.safetensors at the end of training: the tuned tensors only, with the method
+    # config and a fingerprint of the frozen base; loads onto the base when given as load_from (tools/test.py, mim test)
     dict(type='mmpetl.DeltaCheckpointHook', interval=-1),
     # random generators' states in the training checkpoints: a resumed run continues as an uninterrupted one
     dict(type='mmpetl.RNGStateHook'),

@@ -2,7 +2,7 @@
 
 A PETL run changes a few percent of the backbone; the rest is the pretrained *base*, identical in every task. A delta
 stores everything but the base, so a Swin-B Mona backbone costs 14 MB instead of 350 MB (the neck and heads, trained
-from scratch, are stored whole). It is a plain ``torch.save`` dict that loads with ``weights_only=True``::
+from scratch, are stored whole). Loaded, it is the dict::
 
     {'meta': {'mmpetl_delta': 1,                          # format version
               'base_fingerprint': 'sha256:...',           # of the frozen base (see base_fingerprint)
@@ -10,6 +10,12 @@ from scratch, are stored whole). It is a plain ``torch.save`` dict that loads wi
               'petl': {'backbone': {'upstream': 'mmdet.SwinTransformer', 'method': {'type': 'Mona', ...}}},
               'config': '...', 'epoch': 12, 'iter': 87000, 'dataset_meta': {...}, 'mmpetl_version': '...'},
      'state_dict': {name: tensor, ...}}                   # model-level names, as in mmengine's checkpoints
+
+:func:`save_delta` writes it as ``.safetensors`` (the tensors, and the meta as JSON in the header's metadata under
+``mmpetl_meta``, beside ``format: pt``: the format peft users know, read without unpickling anything) or, for any
+other file name, as a ``torch.save`` pickle of plain types. Both load through mmpetl's checkpoint loader
+(:mod:`mmpetl.utils.checkpoint`: safetensors, or ``torch.load(weights_only=True)``), so the ``.pth`` deltas written
+before keep loading. JSON turns the meta's tuples into lists.
 
 The *base* is the frozen (``requires_grad=False``) parameters of every ``mmpetl.PETLBackbone`` in the model, plus the
 backbones' integer buffers (index tables computed from the config). The delta is every other state-dict entry: the
@@ -36,6 +42,7 @@ from ..models.methods.base import PETLModule
 from ..models.methods.lora import LoRAQV
 from ..models.petl_backbone import PETLBackboneMixin
 from ..version import __version__
+from .checkpoint import save_checkpoint_file
 
 DELTA_FORMAT = 1
 FINGERPRINT_SAMPLES = 1024
@@ -152,6 +159,11 @@ def make_delta(model: nn.Module, cfg=None, meta: Optional[dict] = None) -> dict:
     return dict(meta=delta_meta, state_dict=OrderedDict((k, state_dict[k]) for k in delta_keys(model)))
 
 
+def save_delta(delta: dict, filename: str) -> None:
+    """Write a delta (:func:`make_delta`): ``.safetensors`` when ``filename`` ends so, else a ``torch.save`` pickle."""
+    save_checkpoint_file(delta, filename)
+
+
 def is_delta(checkpoint) -> bool:
     """Whether a loaded checkpoint dict is an mmpetl delta."""
     return isinstance(checkpoint, dict) and isinstance(checkpoint.get('meta'), dict) \
@@ -192,7 +204,7 @@ def load_delta(model: nn.Module, delta: Union[str, dict], force: bool = False, i
 
     Args:
         model (nn.Module): the model, built from the delta's config (not a DDP wrapper).
-        delta (str | dict): a path/URL, or a loaded delta checkpoint.
+        delta (str | dict): a path/URL (``.safetensors`` or ``.pth``), or a loaded delta checkpoint.
         force (bool): load even when the fingerprints differ (with a warning).
         init_base (bool): initialise the backbones when the base does not match yet.
 
@@ -284,5 +296,5 @@ def human_size(num_bytes: int) -> str:
 
 __all__ = [
     'DeltaBaseMismatch', 'petl_backbones', 'base_tensors', 'base_fingerprint', 'delta_keys', 'petl_summary',
-    'make_delta', 'is_delta', 'check_base', 'load_delta', 'fold_lora', 'plain_model_cfg', 'human_size'
+    'make_delta', 'save_delta', 'is_delta', 'check_base', 'load_delta', 'fold_lora', 'plain_model_cfg', 'human_size'
 ]

@@ -3,11 +3,13 @@
 Builds the config's model (nothing is initialised or downloaded), loads the full checkpoint into it, and writes the
 delta: every state-dict entry except the frozen backbone base, with the method configs, the config, and the base's
 fingerprint computed from the checkpoint's frozen weights (see mmpetl/utils/delta.py). Training with mmpetl's
-runtime writes deltas already (DeltaCheckpointHook); this is for checkpoints saved without it.
+runtime writes deltas already (DeltaCheckpointHook); this is for checkpoints saved without it. The delta is written as
+safetensors when OUT ends in .safetensors, else as a torch.save file. The checkpoint is loaded without running code
+from it (mmpetl/utils/checkpoint.py): a file that would is refused.
 
 Example:
     python tools/model_converters/extract_delta.py configs/mona/cascade-mask-rcnn_swin-b-mona_fpn_3x_coco.py \\
-        work_dirs/mona/epoch_36.pth work_dirs/mona/delta_epoch_36.pth
+        work_dirs/mona/epoch_36.pth work_dirs/mona/delta_epoch_36.safetensors
 """
 import argparse
 import os
@@ -21,7 +23,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='the PETL config the checkpoint was trained with')
     parser.add_argument('checkpoint', help='a full checkpoint (mmengine: iter_<n>.pth / epoch_<n>.pth)')
-    parser.add_argument('out', help='the delta checkpoint to write')
+    parser.add_argument('out', help='the delta checkpoint to write (.safetensors, or .pth for a torch.save file)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override settings of the config')
     args = parser.parse_args()
     from mmpetl.utils.cli import require_files
@@ -31,14 +33,18 @@ def parse_args():
 
 def main():
     args = parse_args()
-    from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
+    from mmengine.runner.checkpoint import _load_checkpoint
 
     from mmpetl.engine import build_model, load_config
-    from mmpetl.utils.delta import human_size, is_delta, make_delta
+    from mmpetl.utils.checkpoint import UnsafeCheckpointError
+    from mmpetl.utils.delta import human_size, is_delta, make_delta, save_delta
 
     cfg = load_config(args.config, args.cfg_options)
     model = build_model(cfg)
-    checkpoint = _load_checkpoint(args.checkpoint, map_location='cpu')
+    try:
+        checkpoint = _load_checkpoint(args.checkpoint, map_location='cpu')
+    except UnsafeCheckpointError as err:
+        sys.exit(f'extract_delta.py: error: {err}')
     if is_delta(checkpoint):
         sys.exit(f'{args.checkpoint} is a delta checkpoint already')
     state_dict = checkpoint.get('state_dict', checkpoint)
@@ -55,7 +61,7 @@ def main():
     meta['extracted_from'] = osp.basename(args.checkpoint)
     delta = make_delta(model, cfg, meta)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    save_checkpoint(delta, args.out)
+    save_delta(delta, args.out)
     print(f'[extract_delta] {args.out}: {len(delta["state_dict"])} tuned tensors, {human_size(osp.getsize(args.out))}'
           f' (the full checkpoint: {human_size(osp.getsize(args.checkpoint))}); base '
           f'{delta["meta"]["base_fingerprint"]} over {delta["meta"]["base_tensors"]} frozen tensors')

@@ -2,14 +2,16 @@
 
 Builds the config's model, loads the frozen base through the backbone's ``init_cfg`` (the pretrained checkpoint),
 checks the delta's base fingerprint, loads the delta on top and writes the whole state dict. The result loads into
-the PETL config like any full checkpoint (tools/test.py, mmdet's init_detector, ...).
+the PETL config like any full checkpoint (tools/test.py, mmdet's init_detector, ...). The delta may be a .safetensors
+or a .pth file, and is loaded without running code from it (mmpetl/utils/checkpoint.py); OUT is written as safetensors
+when it ends in .safetensors, else as a torch.save file.
 
 With ``--fold-lora`` (method LoRA only) the low-rank updates are added to the qkv weights (``W + scaling * B A`` on
 the q and v thirds, exact up to float rounding) and the LoRA tensors dropped: the result loads into the plain
 upstream model, whose config ``--plain-config`` writes (each mmpetl.PETLBackbone replaced by its upstream backbone).
 
 Examples:
-    python tools/model_converters/merge_delta.py CONFIG work_dirs/run/delta_epoch_36.pth merged.pth
+    python tools/model_converters/merge_delta.py CONFIG work_dirs/run/delta_epoch_36.safetensors merged.pth
     python tools/model_converters/merge_delta.py configs/lora/cascade-mask-rcnn_swin-b-lora_fpn_3x_coco.py \\
         delta.pth plain.pth --fold-lora --plain-config plain_config.py
 """
@@ -24,7 +26,7 @@ from mmengine.config import DictAction
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='the PETL config of the delta (its backbone init_cfg loads the base)')
-    parser.add_argument('delta', help='the delta checkpoint')
+    parser.add_argument('delta', help='the delta checkpoint (.safetensors or .pth)')
     parser.add_argument('out', help='the full checkpoint to write')
     parser.add_argument('--fold-lora', action='store_true',
                         help='fold LoRA into the qkv weights and drop the LoRA tensors (method LoRA only)')
@@ -41,14 +43,16 @@ def parse_args():
 
 def main():
     args = parse_args()
-    from mmengine.runner.checkpoint import save_checkpoint
-
     from mmpetl.engine import DELTA_HOOK_TYPES, build_model, load_config
+    from mmpetl.utils.checkpoint import UnsafeCheckpointError, save_checkpoint_file
     from mmpetl.utils.delta import fold_lora, human_size, load_delta, plain_model_cfg
 
     cfg = load_config(args.config, args.cfg_options)
     model = build_model(cfg)
-    delta = load_delta(model, args.delta, force=args.force)
+    try:
+        delta = load_delta(model, args.delta, force=args.force)
+    except UnsafeCheckpointError as err:
+        sys.exit(f'merge_delta.py: error: {err}')
     state_dict = model.state_dict()
     meta = {k: v for k, v in delta['meta'].items() if k != 'mmpetl_delta'}
     meta.update(merged_from=osp.basename(args.delta), lora_folded=args.fold_lora)
@@ -63,7 +67,7 @@ def main():
         if args.plain_config:
             cfg.dump(args.plain_config)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    save_checkpoint(dict(meta=meta, state_dict=state_dict), args.out)
+    save_checkpoint_file(dict(meta=meta, state_dict=state_dict), args.out)
     print(f'[merge_delta] {args.out}: {len(state_dict)} tensors, {human_size(osp.getsize(args.out))}'
           + (', LoRA folded into the qkv weights' if args.fold_lora else '')
           + (f'; plain config: {args.plain_config}' if args.plain_config else ''))

@@ -98,21 +98,30 @@ class Report(NamedTuple):
 def load_official(path: str) -> StateDict:
     """The tensors of an official checkpoint: a Google ``.npz`` (as torch tensors, the training-state prefix
     ``opt/target/`` of older releases removed) or a ``.pth`` (its ``state_dict`` or ``model`` entry if it has one).
-    A ``.pth`` may be a URL."""
+    A ``.pth`` may be a URL; it is loaded without running code from it (mmpetl/utils/checkpoint.py), and an ``.npz``
+    without pickled objects (``allow_pickle=False``)."""
     if path.endswith('.npz'):
         if not osp.isfile(path):
             raise ConversionError(f'{path} can not be found (download the .npz first; URLs are read for .pth only)')
         import numpy as np
-        with np.load(path) as npz:
-            weights = {k: torch.from_numpy(npz[k]) for k in npz.files}
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                weights = {k: torch.from_numpy(npz[k]) for k in npz.files}
+        except ValueError as err:  # numpy refuses object arrays (pickles) without allow_pickle
+            raise ConversionError(f'{path}: refused to load: {err}. The official releases hold numeric arrays only; '
+                                  'unpickling an object array could run code') from None
         if any(k.startswith('opt/target/') for k in weights):
             weights = {k[len('opt/target/'):]: v for k, v in weights.items() if k.startswith('opt/target/')}
         return weights
     from mmengine.runner import CheckpointLoader
+
+    from mmpetl.utils.checkpoint import UnsafeCheckpointError  # importing mmpetl also registers its safe loaders
     try:
         checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
     except FileNotFoundError:
         raise ConversionError(f'{path} can not be found') from None
+    except UnsafeCheckpointError as err:
+        raise ConversionError(str(err)) from None
     for key in ('state_dict', 'model'):
         if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
             checkpoint = checkpoint[key]

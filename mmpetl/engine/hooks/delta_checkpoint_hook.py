@@ -6,10 +6,12 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
-from mmengine.runner.checkpoint import save_checkpoint
 
 from ...registry import HOOKS
-from ...utils.delta import human_size, is_delta, load_delta, make_delta, petl_backbones
+from ...utils.delta import human_size, is_delta, load_delta, make_delta, petl_backbones, save_delta
+
+#: The values of ``file_format``, which are also the file names' extensions.
+FILE_FORMATS = ('safetensors', 'pth')
 
 
 def _unwrap(model):
@@ -24,8 +26,10 @@ class DeltaCheckpointHook(Hook):
     (:mod:`mmpetl.utils.delta`). It is for storage and distribution: resuming needs mmengine's full checkpoints
     (``CheckpointHook``: optimizer, schedulers, message hub), which this hook leaves alone.
 
-    Saving: ``<out_dir>/delta_iter_<n>.pth`` (iteration-based loops) or ``delta_epoch_<n>.pth``, at the end of
-    training and every ``interval`` iterations/epochs when ``interval > 0``.
+    Saving: ``<out_dir>/delta_iter_<n>.safetensors`` (iteration-based loops) or ``delta_epoch_<n>.safetensors``, at
+    the end of training and every ``interval`` iterations/epochs when ``interval > 0``. safetensors is the default
+    because it holds tensors and a JSON header only, so whoever loads a shared delta runs no pickle;
+    ``file_format='pth'`` writes the ``torch.save`` files of earlier versions (``delta_iter_<n>.pth``). Both load.
 
     Loading: when the runner loads a checkpoint (``load_from``) that is a delta, the hook checks the model's frozen
     base against the delta's fingerprint; if it does not match yet (a model built for testing has random weights),
@@ -37,6 +41,7 @@ class DeltaCheckpointHook(Hook):
         interval (int): also save every ``interval`` epochs or iterations (the train loop's unit); -1: only at the end.
         out_dir (str, optional): where to save; default: the work directory.
         force_load (bool): load a delta whose base fingerprint differs (with a warning).
+        file_format (str): ``'safetensors'`` (default) or ``'pth'``.
 
     Example::
 
@@ -44,9 +49,14 @@ class DeltaCheckpointHook(Hook):
     """
     priority = 'VERY_LOW'
 
-    def __init__(self, interval: int = -1, out_dir: Optional[str] = None, force_load: bool = False):
+    def __init__(self, interval: int = -1, out_dir: Optional[str] = None, force_load: bool = False,
+                 file_format: str = 'safetensors'):
         if not isinstance(interval, int) or interval == 0 or interval < -1:
             raise ValueError(f'DeltaCheckpointHook: interval must be -1 (only at the end) or > 0; got {interval!r}')
+        if file_format not in FILE_FORMATS:
+            raise ValueError(f'DeltaCheckpointHook: file_format must be one of {", ".join(FILE_FORMATS)}; got '
+                             f'{file_format!r}')
+        self.file_format = file_format
         self.interval = interval
         self.out_dir = out_dir
         self.force_load = force_load
@@ -96,8 +106,8 @@ class DeltaCheckpointHook(Hook):
         if dataset_meta is not None:
             meta['dataset_meta'] = dataset_meta
         delta = make_delta(model, runner.cfg, meta)
-        path = osp.join(self.out_dir or runner.work_dir, f'delta_{tag}.pth')
-        save_checkpoint(delta, path)
+        path = osp.join(self.out_dir or runner.work_dir, f'delta_{tag}.{self.file_format}')
+        save_delta(delta, path)
         full = sum(t.numel() * t.element_size() for t in model.state_dict().values())
         runner.logger.info(f'Saved the delta checkpoint {path}: {len(delta["state_dict"])} tuned tensors, '
                            f'{human_size(osp.getsize(path))} (the whole model: {human_size(full)})')
