@@ -115,6 +115,26 @@ def test_pretraining_tool_runs_and_is_deterministic(tmp_path, capsys):
     assert mmseg['state_dict'].keys() == backbone_keys
 
 
+def test_pretraining_tool_resume_skips_an_incomplete_checkpoint(tmp_path, capsys):
+    """--resume publishes a finished run again from its newest *complete* checkpoint: a truncated newer file (a run
+    killed while writing it) is skipped and named, and the published weights are the run's."""
+    tool = _tool()
+    out, work = str(tmp_path / 'swin.pth'), tmp_path / 'work'
+    argv = ['swin-mini', '--out', out, '--data-root', str(tmp_path / 'upstream'), '--num-train', '2', '--num-val', '1',
+            '--max-iters', '2', '--work-dir', str(work)]
+    assert tool.main(argv) == 0
+    first = torch.load(out, map_location='cpu', weights_only=True)['state_dict']
+    complete = (work / 'iter_2.pth').read_bytes()
+    (work / 'iter_3.pth').write_bytes(complete[:len(complete) // 2])  # truncated, as by a crash mid-write
+    (work / 'last_checkpoint').write_text(str(work / 'iter_3.pth'))
+    capsys.readouterr()
+    assert tool.main(argv + ['--resume']) == 0
+    printed = capsys.readouterr().out
+    assert 'iter_3.pth' in printed and 'resuming from' in printed and 'iter_2.pth' in printed
+    again = torch.load(out, map_location='cpu', weights_only=True)['state_dict']
+    assert all(torch.equal(first[k], again[k]) for k in first)
+
+
 @pytest.mark.parametrize('argv,message', [
     (['resnet'], "invalid choice: 'resnet'"),
     (['swin-mini', '--max-iters', '0'], '--max-iters must be at least 1'),

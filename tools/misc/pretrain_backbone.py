@@ -98,7 +98,9 @@ def main(argv=None):
     for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
         loader.dataset.data_root = args.data_root
     cfg.randomness = dict(seed=args.seed, deterministic=False)
-    cfg.resume = args.resume
+    if args.resume:  # the newest complete checkpoint of the work dir (an incomplete one is skipped, and named)
+        from mmpetl.engine import apply_auto_resume
+        apply_auto_resume(cfg)
     if args.max_iters is not None:
         scale = args.max_iters / cfg.train_cfg.max_iters
         cfg.train_cfg.max_iters = args.max_iters
