@@ -145,7 +145,7 @@ if ! "$VPY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV'" >/dev
         tar -xzf "$build/mmcv-$MMCV.tar.gz" -C "$build"
         # torch >= 2.5's headers need C++20; mmcv 2.1.0 hard-codes -std=c++14/17.
         sed -i -e 's/-std=c++14/-std=c++20/g' -e 's/-std=c++17/-std=c++20/g' "$build/mmcv-$MMCV/setup.py"
-        [ "$DEVICE" = cpu ] && took="~11 min on 2 cores" || took="~25 min on 2 cores per architecture"
+        [ "$DEVICE" = cpu ] && took="~11 min on 2 cores" || took="~40 min on 2 cores for one architecture"
         step "building mmcv $MMCV with ops for $PYTAG torch $TORCH $DEVICE (once; $took); log: $LOG"
         MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "$VPY" -m pip wheel --disable-pip-version-check --no-deps \
             --no-build-isolation -w "$build/dist" "$build/mmcv-$MMCV" >>"$LOG" 2>&1 \
