@@ -5,5 +5,4 @@ _base_ = './swin-l_cls_100e.py'
 model = dict(head=dict(num_classes=102))
 data_preprocessor = dict(num_classes=102)
 train_dataloader = dict(dataset=dict(type='Flowers102', data_root='data/flowers102', split='trainval'))
-val_dataloader = dict(dataset=dict(type='Flowers102', data_root='data/flowers102', split='test'))
-test_dataloader = val_dataloader
+val_dataloader = test_dataloader = dict(dataset=dict(type='Flowers102', data_root='data/flowers102', split='test'))

@@ -5,8 +5,7 @@ _base_ = './swin-l_cls_100e.py'
 model = dict(head=dict(_delete_=True, type='MultiLabelLinearClsHead', num_classes=20, in_channels=1536))
 data_preprocessor = dict(num_classes=20, to_onehot=True)
 train_dataloader = dict(dataset=dict(type='VOC', data_root='data/VOC2007', split='trainval'))
-val_dataloader = dict(dataset=dict(type='VOC', data_root='data/VOC2007', split='test'))
-test_dataloader = val_dataloader
+val_dataloader = test_dataloader = dict(dataset=dict(type='VOC', data_root='data/VOC2007', split='test'))
 val_evaluator = [
     dict(type='VOCMultiLabelMetric'),
     dict(type='VOCMultiLabelMetric', average='micro'),

@@ -5,22 +5,17 @@ _base_ = [
     'mmpretrain::_base_/models/swin_transformer/large_224.py',
     'mmpretrain::_base_/default_runtime.py',
     './petl_runtime.py',
+    './schedules/cls_100e.py',
 ]
 
 # The official Microsoft checkpoint converted to mmpretrain's keys by
 # `python tools/model_converters/official_to_mmpetl.py swin <.pth> pretrain/swin-large-22k_mmpretrain.pth --target mmpretrain`
 pretrained = 'pretrain/swin-large-22k_mmpretrain.pth'
+# the upstream config's own Swin-L (arch 'large', 224), scoped to mmpretrain and wrapped
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='mmpetl.PETLBackbone',
-        backbone=dict(
-            type='mmpretrain.SwinTransformer',
-            arch='large',
-            img_size=224,
-            drop_path_rate=0.2,
-            init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
-        method=dict(type='Fixed')),
+    backbone=dict(_delete_=True, type='mmpetl.PETLBackbone', method=dict(type='Fixed'), backbone=dict(
+        _base_.model.backbone, type='mmpretrain.SwinTransformer', drop_path_rate=0.2,
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained))),
     head=dict(in_channels=1536))
 
 data_preprocessor = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
@@ -50,10 +45,6 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_evaluator = val_evaluator
 
-max_epochs = 100
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
 optim_wrapper = dict(
     type='OptimWrapper',
     constructor='mmpetl.PETLOptimWrapperConstructor',  # frozen parameters left out, in one log line
@@ -68,6 +59,6 @@ optim_wrapper = dict(
         }))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=20, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=20, end=max_epochs),
+    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=20, end=_base_.max_epochs),
 ]
 auto_scale_lr = dict(base_batch_size=32)

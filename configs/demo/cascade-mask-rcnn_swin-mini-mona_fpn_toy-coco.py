@@ -16,8 +16,6 @@ test_evaluator = val_evaluator
 # 80 iterations keep `make demo` within 5 minutes on 2 CPU cores (about 2.4 s per Cascade Mask R-CNN step)
 max_iters = 80
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=10),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=10, end=max_iters),
-]
+# the base's warm-up and cosine, shortened (warm-up over 10 iterations)
+param_scheduler = [dict(_base_.param_scheduler[0], end=10), dict(_base_.param_scheduler[1], begin=10, end=max_iters)]
 default_hooks = dict(checkpoint=dict(interval=max_iters))

@@ -4,11 +4,7 @@
 # Needs pretrain/vit-base-p16_in21k_mmpretrain.pth (docs/checkpoints.md).
 _base_ = '../_base_/cascade-mask-rcnn_vit-b-hst_fpn_3x_coco.py'
 
-model = dict(
-    backbone=dict(
-        method=dict(
-            type='HST',
-            drop_path_rate=0.1,  # ours, as the ViT's (the reference's VTAB scripts use 0-0.2)
-            # the stem's BatchNorm sees 2 images per GPU: synchronised across GPUs (mmengine reverts it to BN when
-            # training on one GPU without a distributed launcher)
-            stem_norm_cfg=dict(type='SyncBN', requires_grad=True))))
+# drop path 0.1: ours, as the ViT's (the reference's VTAB scripts use 0-0.2). The stem's BatchNorm sees 2 images per
+# GPU: synchronised across GPUs (mmengine reverts it to BN when training on one GPU without a distributed launcher).
+model = dict(backbone=dict(
+    method=dict(type='HST', drop_path_rate=0.1, stem_norm_cfg=dict(type='SyncBN', requires_grad=True))))

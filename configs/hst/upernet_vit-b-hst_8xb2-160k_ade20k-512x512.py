@@ -3,14 +3,10 @@
 # parameters (docs/hst.md). Needs pretrain/vit-base-p16_in21k_mmpretrain.pth (docs/checkpoints.md).
 _base_ = '../_base_/upernet_vit-b-hst_8xb2-160k_ade20k-512x512.py'
 
-model = dict(
-    backbone=dict(
-        method=dict(
-            type='HST',
-            drop_path_rate=0.1,  # ours, as the ViT's (the reference's VTAB scripts use 0-0.2)
-            # the stem's BatchNorm sees 2 crops per GPU: synchronised across GPUs (mmengine reverts it to BN when
-            # training on one GPU without a distributed launcher)
-            stem_norm_cfg=dict(type='SyncBN', requires_grad=True))))
+# drop path 0.1: ours, as the ViT's (the reference's VTAB scripts use 0-0.2). The stem's BatchNorm sees 2 crops per
+# GPU: synchronised across GPUs (mmengine reverts it to BN when training on one GPU without a distributed launcher).
+model = dict(backbone=dict(
+    method=dict(type='HST', drop_path_rate=0.1, stem_norm_cfg=dict(type='SyncBN', requires_grad=True))))
 # PETL methods train with lr 3e-4 on ADE20K (mmpetl's setting, from the Mona reference; full fine-tuning keeps 6e-5).
 # HST's own segmentation settings are not public.
 optim_wrapper = dict(optimizer=dict(lr=3e-4))

@@ -4,20 +4,11 @@
 #   --num-classes 2 --lr 5e-3 --weight-decay 5e-4 --drop-path 0.1    (data: vtab-1k/patch_camelyon)
 _base_ = '../_base_/vit-b16-hst_vtab1k.py'
 
-lr = 5e-3
-drop_path = 0.1
+lr, drop_path = 5e-3, 0.1
+model = dict(backbone=dict(backbone=dict(drop_path_rate=drop_path), method=dict(drop_path_rate=drop_path)),
+             head=dict(num_classes=2))
 data_root = 'data/vtab-1k/patch_camelyon/'
-
-model = dict(
-    backbone=dict(backbone=dict(drop_path_rate=drop_path), method=dict(drop_path_rate=drop_path)),
-    head=dict(num_classes=2))
-train_dataloader = dict(dataset=dict(data_root=data_root))
-val_dataloader = dict(dataset=dict(data_root=data_root))
-test_dataloader = dict(dataset=dict(data_root=data_root))
+train_dataloader = val_dataloader = test_dataloader = dict(dataset=dict(data_root=data_root))
 optim_wrapper = dict(optimizer=dict(lr=lr, weight_decay=5e-4))
-param_scheduler = [
-    # per epoch: linear warm-up from the reference's 1e-7 to lr at epoch 10 (mmengine's LinearLR reaches its end
-    # factor at `end - 1`), chained with a cosine over all 100 epochs as timm's (see the base)
-    dict(type='LinearLR', start_factor=1e-7 / lr, by_epoch=True, begin=0, end=11),
-    dict(type='CosineAnnealingLR', eta_min=1e-8, by_epoch=True, begin=0, end=100),
-]
+param_scheduler = [dict(type='LinearLR', start_factor=1e-7 / lr, by_epoch=True, begin=0, end=11),  # see the base
+                   dict(type='CosineAnnealingLR', eta_min=1e-8, by_epoch=True, begin=0, end=100)]

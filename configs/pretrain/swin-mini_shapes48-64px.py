@@ -2,7 +2,7 @@
 # mmpetl/datasets/upstream_data.py), with mmpretrain's ImageClassifier. Run it with tools/misc/pretrain_backbone.py,
 # which writes the data and publishes the checkpoint (checkpoints/README in the main README: "Small pretrained
 # backbones"). The backbone is what the downstream configs (demo, transfer study) load.
-_base_ = ['mmpretrain::_base_/default_runtime.py']
+_base_ = ['mmpretrain::_base_/default_runtime.py', '../_base_/datasets/generated_shapes_cls.py']
 
 data_root = 'data/upstream_shapes/'
 num_classes = 48
@@ -25,30 +25,16 @@ model = dict(
     init_cfg=[dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
               dict(type='Constant', layer='LayerNorm', val=1., bias=0.)])
 
-data_preprocessor = dict(
-    num_classes=num_classes, mean=[127.5, 127.5, 127.5], std=[64.0, 64.0, 64.0], to_rgb=True)
+data_preprocessor = dict(num_classes=num_classes)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='RandomResizedCrop', scale=image_size, crop_ratio_range=(0.6, 1.0)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
-test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
-train_dataloader = dict(
-    batch_size=64,
-    num_workers=0,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type='CustomDataset', data_root=data_root, data_prefix='train', with_label=True,
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=128,
-    num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='CustomDataset', data_root=data_root, data_prefix='val', with_label=True,
-                 pipeline=test_pipeline))
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
-test_dataloader = val_dataloader
-test_evaluator = val_evaluator
+train_dataloader = dict(batch_size=64, dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = test_dataloader = dict(batch_size=128, dataset=dict(data_root=data_root))
+val_evaluator = test_evaluator = dict(topk=(1, 5))
 
 max_iters = 3000
 warmup_iters = 200

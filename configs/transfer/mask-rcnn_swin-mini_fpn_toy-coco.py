@@ -10,10 +10,8 @@ model = dict(
         _delete_=True,
         type='StandardRoIHead',
         bbox_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
-            out_channels={{_base_.width}},
-            featmap_strides=[4, 8, 16, 32]),
+            type='SingleRoIExtractor', roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
+            out_channels={{_base_.width}}, featmap_strides=[4, 8, 16, 32]),
         bbox_head=dict(
             type='Shared2FCBBoxHead',
             in_channels={{_base_.width}},
@@ -25,10 +23,8 @@ model = dict(
             loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
             loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
         mask_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
-            out_channels={{_base_.width}},
-            featmap_strides=[4, 8, 16, 32]),
+            type='SingleRoIExtractor', roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
+            out_channels={{_base_.width}}, featmap_strides=[4, 8, 16, 32]),
         mask_head=dict(
             type='FCNMaskHead',
             num_convs=4,
@@ -47,10 +43,8 @@ model = dict(
             debug=False)))
 
 # a shorter schedule than the Cascade config's (the study trains 13 detectors per seed)
+# (the base's warm-up and cosine, shortened: warm-up over 10 iterations)
 max_iters = 80
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=10),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=10, end=max_iters),
-]
+param_scheduler = [dict(_base_.param_scheduler[0], end=10), dict(_base_.param_scheduler[1], begin=10, end=max_iters)]
 default_hooks = dict(checkpoint=dict(interval=max_iters))

@@ -3,7 +3,11 @@
 # outlines, 6 classes, 50 training images per class, 64 px (`make_toy_imagenet(..., styles=('filled', 'outline'))`).
 # mmpretrain ImageClassifier; the method is the only thing the transfer study (tools/analysis_tools/
 # transfer_study.py) changes: model.backbone.method, and the seed.
-_base_ = ['mmpretrain::_base_/default_runtime.py', '../_base_/petl_runtime.py']
+_base_ = [
+    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/petl_runtime.py',
+    '../_base_/datasets/generated_shapes_cls.py',
+]
 
 data_root = 'data/transfer/toy_shapes_cls/'
 num_classes = 6
@@ -27,30 +31,14 @@ model = dict(
     neck=[dict(type='GlobalAveragePooling'), dict(type='ClsBatchNormNeck', input_features=192)],
     head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=192, topk=(1, ),
               loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
-# the normalisation of the pretraining
-data_preprocessor = dict(num_classes=num_classes, mean=[127.5, 127.5, 127.5], std=[64.0, 64.0, 64.0], to_rgb=True)
-
+data_preprocessor = dict(num_classes=num_classes)  # and the normalisation of the pretraining (the dataset base)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
-test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
-train_dataloader = dict(
-    batch_size=16,
-    num_workers=0,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type='CustomDataset', data_root=data_root, data_prefix='train', with_label=True,
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=64,
-    num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='CustomDataset', data_root=data_root, data_prefix='val', with_label=True,
-                 pipeline=test_pipeline))
-val_evaluator = dict(type='Accuracy', topk=(1, ))
-test_dataloader = val_dataloader
-test_evaluator = val_evaluator
+train_dataloader = dict(batch_size=16, dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = test_dataloader = dict(batch_size=64, dataset=dict(data_root=data_root))
 
 max_iters = 150
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
