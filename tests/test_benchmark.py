@@ -1,4 +1,4 @@
-"""The benchmark's measuring functions (mmpetl/utils/benchmark.py) and its tool, on the demo's small Swin detector.
+"""The benchmark's measuring functions (mmpetl/benchmark/) and its tool, on the demo's small Swin detector.
 
 No timed assertion: times are only checked to be positive.
 """
@@ -14,8 +14,9 @@ import pytest
 import torch
 from torch import nn
 
+from mmpetl import benchmark
 from mmpetl.models import PETLBackbone
-from mmpetl.utils import benchmark, count_parameters
+from mmpetl.utils import count_parameters
 
 from conftest import DEMO_CONFIG, ROOT
 
@@ -92,10 +93,10 @@ def test_backbone_options_of_one_row_reach_the_upstream_backbone():
     cfg = Config.fromfile(DEMO_CONFIG)
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         spec = 'Mona@with_cp=True'
-        model = benchmark.build_model(cfg, benchmark.parse_method(spec), torch.device('cpu'),
-                                      benchmark.parse_backbone_options(spec))
+        model = benchmark.build_benchmark_model(cfg, benchmark.parse_method(spec), torch.device('cpu'),
+                                                benchmark.parse_backbone_options(spec))
         assert all(block.with_cp for stage in model.backbone.stages for block in stage.blocks)
-        assert not any(block.with_cp for stage in benchmark.build_model(
+        assert not any(block.with_cp for stage in benchmark.build_benchmark_model(
             cfg, dict(type='Mona'), torch.device('cpu')).backbone.stages for block in stage.blocks)
 
 
@@ -115,7 +116,7 @@ def test_documented_formula_equals_the_count(method, backbone):
     except ValueError:  # E3VA on a ViT, HST on a Swin
         assert (method, backbone) in {('E3VA', 'ViT'), ('HST', 'Swin')}
         return
-    formula = benchmark.documented_trainable(model, benchmark.parse_method(method))
+    formula = benchmark.expected_trainable(model, benchmark.parse_method(method))
     assert formula == count_parameters(model)['trainable']
 
 
@@ -256,3 +257,20 @@ def test_model_zoo_table_takes_the_ratios_from_a_result_file(result, tmp_path):
     run = subprocess.run([sys.executable, osp.join(ROOT, 'tools/analysis_tools/petl_params.py'), '--benchmark',
                           str(bad)], capture_output=True, text=True)
     assert run.returncode != 0 and 'not a result file of benchmark_petl.py' in run.stderr
+
+
+def test_parameter_table_views_show_a_formula_mismatch():
+    """petl_params.py (the full table) and benchmark_petl.py --params (its formula check) render one table."""
+    table = {
+        'Mona': {'Swin-B': dict(trainable=10, total=20, formula=10), 'ViT-B': dict(trainable=5, total=9, formula=6)},
+        'HST': {'Swin-B': None, 'ViT-B': dict(trainable=3, total=9, formula=3)},
+        'Fixed': {'Swin-B': dict(trainable=0, total=20, formula=0), 'ViT-B': dict(trainable=0, total=9, formula=0)}}
+    check = benchmark.formula_markdown(table).splitlines()
+    assert check[2] == '| Mona | 10 | 5 (formula 6) | NO |' and check[3] == '| HST | n/a | 3 | yes |'
+    full = benchmark.parameter_markdown(table, [('measured', {'Mona': '0.50×', 'Mona:fused=False': '0.70×'})])
+    lines = full.splitlines()
+    assert lines[0].startswith('| method | what trains, where | Swin-B | ViT-B | measured | paper-reported COCO')
+    assert lines[2].startswith('| Mona | ') and '| 10 | 5 (formula 6) | 0.50× | 4.16 M / 53.4 / 46.0 |' \
+        in lines[2]
+    assert lines[5] == '| Mona:fused=False | (variant, measured) | | | 0.70× | | |'
+    assert 'Total backbone parameters: Swin-B 20, ViT-B 9' in full and 'HST: HST paper' in full

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mmpetl.models.methods import MonaAdapter
-from mmpetl.utils import benchmark
+from mmpetl import benchmark
 
 from conftest import DEMO_CONFIG
 from test_mona_fused import RTOL, assert_backbone_gradients_equal_the_reference, perturbed, rel_diff

@@ -1,5 +1,5 @@
-"""Delta checkpoints (mmpetl/utils/delta.py): what they hold, the base fingerprint, loading onto the base, LoRA folding,
-and DeltaCheckpointHook's loading side."""
+"""Delta checkpoints (mmpetl/models/delta.py): what they hold, the base fingerprint, loading onto the base, LoRA
+folding, and DeltaCheckpointHook's loading side."""
 from types import SimpleNamespace
 
 import pytest
@@ -11,8 +11,8 @@ from torch import nn
 from conftest import TINY_SWIN
 from mmpetl.engine import DeltaCheckpointHook
 from mmpetl.models import PETLBackbone
-from mmpetl.utils.delta import (DeltaBaseMismatch, base_fingerprint, delta_keys, fold_lora, is_delta, load_delta,
-                                make_delta)
+from mmpetl.models.delta import (DeltaBaseMismatch, base_fingerprint, delta_keys, fold_lora, is_delta, load_delta,
+                                 make_delta)
 
 
 class ToyDetector(nn.Module):

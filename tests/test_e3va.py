@@ -6,16 +6,15 @@ import torch
 from mmengine.registry import MODELS
 
 import mmpetl.models.methods.e3va  # noqa: F401  (registers E3VA whether or not methods/__init__.py imports it)
+from mmpetl.benchmark import STANDARD_BACKBONES
 from mmpetl.models import PETLBackbone
 from mmpetl.models.methods.e3va import E3VA, E3VAAdapter, E3VANorm, E3VAStreamTap
 from mmpetl.utils import count_parameters
 
 from conftest import TINY_SWIN
 
-SWIN_B = dict(type='mmdet.SwinTransformer', embed_dims=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32),
-              window_size=7)
-SWIN_L = dict(type='mmdet.SwinTransformer', embed_dims=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48),
-              window_size=7)
+SWIN_B = dict(STANDARD_BACKBONES['Swin-B'], window_size=7)
+SWIN_L = dict(STANDARD_BACKBONES['Swin-L'], window_size=7)
 MMDET_TINY = dict(TINY_SWIN, type='mmdet.SwinTransformer')
 TINY = {
     'mmdet': MMDET_TINY,

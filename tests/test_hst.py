@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from mmengine.registry import MODELS
 
 import mmpetl.models.methods.hst  # noqa: F401  (registers HST before methods/__init__.py imports it)
+from mmpetl.benchmark import STANDARD_BACKBONES
 from mmpetl.models import PETLBackbone
 from mmpetl.models.methods.base import PETLModule
 from mmpetl.models.methods.hst import HST, HSTSideStage, vit_block_groups
@@ -23,8 +24,8 @@ SMALL_VITS = {  # 64x64 inputs: ViT grids 4x4 (patch 16) and 8x8 (patch 8)
     'mmpretrain.ViT-nocls': dict(type='mmpretrain.VisionTransformer', img_size=64, patch_size=8, out_type='featmap',
                                  with_cls_token=False, arch=dict(feedforward_channels=64, **TINY)),
 }
-VIT_B = dict(type='mmpretrain.VisionTransformer', arch='base', img_size=224, patch_size=16)
-VIT_L = dict(type='mmpretrain.VisionTransformer', arch='large', img_size=224, patch_size=16)
+VIT_B = STANDARD_BACKBONES['ViT-B']
+VIT_L = STANDARD_BACKBONES['ViT-L']
 WIDTHS = [32, 48, 64, 72]
 BLOCK_NORM = re.compile(r'layers\.\d+\.(ln1|ln2)\.(weight|bias)')  # both ViTs name their in-block norms ln1 / ln2
 

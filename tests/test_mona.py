@@ -2,14 +2,15 @@
 import pytest
 import torch
 
+from mmpetl.benchmark import STANDARD_BACKBONES
 from mmpetl.models import PETLBackbone
 from mmpetl.models.methods import MonaAdapter
 from mmpetl.utils import count_parameters
 
 from conftest import TINY_SWIN
 
-SWIN_B = dict(type='mmdet.SwinTransformer', embed_dims=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32))
-SWIN_L = dict(type='mmdet.SwinTransformer', embed_dims=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48))
+SWIN_B = STANDARD_BACKBONES['Swin-B']
+SWIN_L = STANDARD_BACKBONES['Swin-L']
 
 
 def test_adapter_output_shape_and_residual():

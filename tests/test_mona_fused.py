@@ -9,7 +9,7 @@ from mmpetl.models import PETLBackbone
 from mmpetl.models.methods import MonaAdapter, MonaConv
 from mmpetl.models.methods.mona import FusedMona
 from mmpetl.utils import count_parameters
-from mmpetl.utils.benchmark import mona_conv_micro_benchmark, saved_for_backward
+from mmpetl.benchmark import mona_conv_micro_benchmark, saved_for_backward
 
 from conftest import TINY_SWIN
 

@@ -6,7 +6,7 @@ from mmengine.config import ConfigDict
 
 from conftest import TINY_SWIN
 from mmpetl.models import PETLBackbone
-from mmpetl.utils import checkpoint as checkpoint_module
+from mmpetl.models import pretrained as pretrained_module
 
 
 def official_key(key: str) -> str:
@@ -28,7 +28,7 @@ def swin_weights():
 @pytest.fixture
 def logs(monkeypatch):
     messages = []
-    monkeypatch.setattr(checkpoint_module, 'print_log', lambda msg, **kwargs: messages.append(msg))
+    monkeypatch.setattr(pretrained_module, 'print_log', lambda msg, **kwargs: messages.append(msg))
     return messages
 
 

@@ -31,8 +31,8 @@ from safetensors import safe_open
 
 from conftest import ROOT
 from mmpetl.engine import DeltaCheckpointHook, build_model
+from mmpetl.models.delta import base_fingerprint, delta_keys, is_delta, load_delta, make_delta, save_delta
 from mmpetl.utils.checkpoint import UnsafeCheckpointError, load_from_safe_http, load_from_safe_local
-from mmpetl.utils.delta import base_fingerprint, delta_keys, is_delta, load_delta, make_delta, save_delta
 
 CLS_CONFIG = osp.join(ROOT, 'configs/transfer/swin-mini_toy-shapes-cls.py')
 PRETRAINED = osp.join(ROOT, 'checkpoints/swin-mini_shapes48-64px.pth')

@@ -15,8 +15,8 @@ from mmengine.config import ConfigDict
 
 from conftest import ROOT
 from mmpetl.models import PETLBackbone
+from mmpetl.models import pretrained as pretrained_module
 from mmpetl.models.small_backbones import SMALL_BACKBONES, library_checkpoint
-from mmpetl.utils import checkpoint as checkpoint_module
 
 SWIN = dict(embed_dims=24, depths=[2, 2, 6, 2], num_heads=[1, 2, 4, 8], window_size=4)
 VIT = dict(embed_dims=96, num_layers=8, num_heads=3, feedforward_channels=384)
@@ -60,7 +60,7 @@ def test_files_are_small_and_match_their_recorded_sha256(backbone):
 @pytest.mark.parametrize('backbone,library', sorted(UPSTREAMS))
 def test_loads_through_the_libraries_pretrained_path(backbone, library, monkeypatch):
     logs = []
-    monkeypatch.setattr(checkpoint_module, 'print_log', lambda msg, **kwargs: logs.append(msg))
+    monkeypatch.setattr(pretrained_module, 'print_log', lambda msg, **kwargs: logs.append(msg))
     upstream, prefix = UPSTREAMS[backbone, library]
     path = library_checkpoint(osp.join(ROOT, SMALL_BACKBONES[backbone]['release']), library)
     init_cfg = ConfigDict(type='Pretrained', checkpoint=path)

@@ -9,11 +9,11 @@ import os.path as osp
 
 import pytest
 from mmengine.config import Config
-from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from conftest import ROOT
 from mmpetl.datasets import TOY_CLASSES
+from mmpetl.engine.hooks import LastMetricsHook
 
 TINY_SWIN = dict(embed_dims=32, depths=[2, 2, 2, 2], num_heads=[1, 2, 4, 8], drop_path_rate=0.1, init_cfg=None)
 TINY_SWIN_CHANNELS = [32, 64, 128, 256]
@@ -68,13 +68,6 @@ def set_image_size(pipeline, size):
             transform['scale'] = size[0]
 
 
-class KeepValMetrics(Hook):
-    """Keeps the metrics of the validation that ends the training loop."""
-
-    def after_val_epoch(self, runner, metrics=None):
-        self.metrics = metrics
-
-
 def short_run(cfg, work_dir, batch_size=2):
     """Two training iterations, then the validation that ends the loop; returns its metrics."""
     cfg.work_dir = str(work_dir)
@@ -86,7 +79,7 @@ def short_run(cfg, work_dir, batch_size=2):
     for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
         loader.update(num_workers=0, persistent_workers=False, batch_size=batch_size)
     runner = Runner.from_cfg(cfg)
-    metrics = KeepValMetrics()
+    metrics = LastMetricsHook()
     runner.register_hook(metrics)
     runner.train()
     return metrics.metrics

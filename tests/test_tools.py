@@ -20,7 +20,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from conftest import DEMO_CONFIG, ROOT
 from mmpetl.engine import build_model, register_scope_modules
 from mmpetl.models import PETLBackbone
-from mmpetl.utils.delta import base_fingerprint, fold_lora, is_delta, load_delta, make_delta
+from mmpetl.models.delta import base_fingerprint, fold_lora, is_delta, load_delta, make_delta
 
 TOOLS = osp.join(ROOT, 'tools')
 PYTHON_TOOLS = ['train.py', 'test.py', 'model_converters/extract_delta.py', 'model_converters/merge_delta.py']

@@ -19,18 +19,10 @@ import numpy as np
 import torch
 
 from mmengine.config import Config
-from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIG = osp.join(ROOT, 'configs/demo/cascade-mask-rcnn_swin-mini-mona_fpn_toy-coco.py')
-
-
-class KeepValMetrics(Hook):
-    """Keeps the metrics of the last validation."""
-
-    def after_val_epoch(self, runner, metrics=None):
-        self.metrics = metrics or {}
 
 
 def parse_args():
@@ -75,6 +67,7 @@ def save_predictions(runner, out_file: str, num_images: int, score_thr: float) -
 def main():
     args = parse_args()
     from mmpetl.datasets import make_toy_coco
+    from mmpetl.engine.hooks import LastMetricsHook
     from mmpetl.utils import format_parameter_summary, parameter_summary
 
     if not osp.exists(osp.join(args.data_root, 'annotations/instances_val.json')):
@@ -99,7 +92,7 @@ def main():
         cfg.train_cfg.val_interval = args.max_iters
 
     runner = Runner.from_cfg(cfg)
-    final_metrics = KeepValMetrics()
+    final_metrics = LastMetricsHook()
     runner.register_hook(final_metrics)
     runner.train()  # the loop validates at its last iteration
     metrics = final_metrics.metrics

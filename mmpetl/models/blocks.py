@@ -149,10 +149,7 @@ def class_path(obj_or_cls) -> str:
 
 def spec_for(module: nn.Module) -> Optional[BlockSpec]:
     """The spec describing ``module``'s upstream class, or None (PETL blocks are looked up by their upstream class)."""
-    cls = type(module)
-    if isinstance(module, PETLBlockMixin):
-        cls = cls.__mro__[2]
-    path = class_path(cls)
+    path = class_path(upstream_class(module))
     for spec in BLOCK_SPECS:
         if path in spec.block_classes:
             return spec
@@ -201,14 +198,30 @@ class PETLBlockMixin:
 
 
 _PETL_CLASSES: Dict[Tuple[type, type], type] = {}
+_UPSTREAM_CLASSES: Dict[type, type] = {}  # PETL class -> its upstream class
 
 
 def petl_subclass(mixin: type, cls: type) -> type:
-    """``PETL<cls>``: a subclass of ``cls`` with ``mixin`` in front (cached; like torch's parametrize)."""
+    """``PETL<cls>``: a subclass of ``cls`` with ``mixin`` in front (cached; like torch's parametrize). Every PETL
+    class, of a backbone (``PETLBackboneMixin``) or of a block (:class:`PETLBlockMixin`), is made here."""
     key = (mixin, cls)
     if key not in _PETL_CLASSES:
         _PETL_CLASSES[key] = type(f'PETL{cls.__name__}', (mixin, cls), {'__module__': cls.__module__})
+        _UPSTREAM_CLASSES[_PETL_CLASSES[key]] = cls
     return _PETL_CLASSES[key]
+
+
+def upstream_class(obj_or_cls) -> type:
+    """The upstream class of a PETL class or of an instance of one (``PETLSwinTransformer`` -> the upstream
+    ``SwinTransformer``), for backbones and blocks alike; any other class is its own upstream class."""
+    cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
+    return _UPSTREAM_CLASSES.get(cls, cls)
+
+
+def upstream_type(obj_or_cls) -> str:
+    """The upstream class as a config's ``type`` names it, with its library's scope (``'mmdet.SwinTransformer'``)."""
+    cls = upstream_class(obj_or_cls)
+    return f"{cls.__module__.split('.')[0]}.{cls.__name__}"
 
 
 def make_petl_block(backbone: nn.Module, block: nn.Module, spec: BlockSpec) -> nn.Module:

@@ -21,10 +21,10 @@ from typing import List, Optional, Sequence, Tuple
 from torch import nn
 
 from ..registry import MODELS, PETL_METHODS
-from ..utils.checkpoint import DEFAULT_EXPECTED_MISSING, PretrainedLoadCheck
-from .blocks import class_path, petl_subclass, supported_blocks
+from .blocks import class_path, petl_subclass, supported_blocks, upstream_type
 from .methods.base import BasePETLMethod, PETLModule
 from .methods.options import check_float, fail
+from .pretrained import DEFAULT_EXPECTED_MISSING, PretrainedLoadCheck
 
 
 class PETLBackboneMixin:
@@ -41,10 +41,8 @@ class PETLBackboneMixin:
         # Upstream inits load Pretrained checkpoints with strict=False and only warn: check what was loaded.
         inserted = {id(p) for module in self.modules() if isinstance(module, PETLModule) for p in module.parameters()}
         upstream_params = {n: tuple(p.shape) for n, p in self.named_parameters() if id(p) not in inserted}
-        upstream_cls = type(self).__bases__[1]  # PETL<Upstream> derives from (PETLBackboneMixin, Upstream)
-        upstream = f"{upstream_cls.__module__.split('.')[0]}.{upstream_cls.__name__}"
         with PretrainedLoadCheck(self, upstream_params, self.petl_min_loaded_share, self.petl_expected_missing,
-                                 upstream) as load_check:
+                                 upstream_type(self)) as load_check:
             super().init_weights()
         load_check.check()
         # The upstream init (e.g. mmdet's Swin: trunc_normal_ on every nn.Linear below it) also hits the inserted
@@ -153,7 +151,7 @@ def PETLBackbone(backbone: dict, method: dict, min_loaded_share: float = 1.0,
     check_expected_missing(expected_missing)
     petl_method = build_method(method)
     model = build_upstream(backbone)
-    upstream_name = f'{type(model).__module__.split(".")[0]}.{type(model).__name__}'
+    upstream_name = upstream_type(model)
     if petl_method.requires_blocks and next(petl_method.blocks(model), None) is None:
         raise ValueError(f'PETLBackbone: method {method["type"]!r} cannot attach to {upstream_name} '
                          f'({class_path(model)}): it has no transformer block the method knows. Supported blocks: '

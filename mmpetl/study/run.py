@@ -8,19 +8,19 @@ from typing import Any, Dict, List
 
 import torch
 from mmengine.config import Config
-from mmengine.hooks import Hook
 
-from ..utils.benchmark import cpu_allocated_during, release_memory
+from ..benchmark.measure import cpu_allocated_during, release_memory, tensor_bytes
+from ..engine.hooks import LastMetricsHook
 from ..utils.params import count_parameters
 from .plan import ROOT, TASKS, Run, config_path
 
 
-class StudyProbe(Hook):
+class StudyProbe(LastMetricsHook):
     """Keeps the metrics of the last validation and the wall time of each training iteration."""
     priority = 'VERY_LOW'
 
     def __init__(self):
-        self.metrics: Dict[str, Any] = {}
+        super().__init__()
         self.iter_times: List[float] = []
         self._start = None
 
@@ -29,9 +29,6 @@ class StudyProbe(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         self.iter_times.append(time.perf_counter() - self._start)
-
-    def after_val_epoch(self, runner, metrics=None):
-        self.metrics = dict(metrics or {})
 
 
 def run_config(run: Run, work_dir: str, data_root: str) -> Config:
@@ -67,10 +64,6 @@ def run_config(run: Run, work_dir: str, data_root: str) -> Config:
     return cfg
 
 
-def _tensor_bytes(tensors) -> int:
-    return sum(t.numel() * t.element_size() for t in tensors if isinstance(t, torch.Tensor))
-
-
 def peak_step_bytes(runner) -> Dict[str, int]:
     """Memory of one training step on a real batch, after training: the weights, the optimizer state (as held between
     steps) and the peak of what torch's CPU allocator (or CUDA's) held during the step on top of them."""
@@ -81,8 +74,9 @@ def peak_step_bytes(runner) -> Dict[str, int]:
     def step():
         model.train_step(copy.copy(batch), optim_wrapper)
 
-    weights = _tensor_bytes(list(model.parameters()) + list(model.buffers()))
-    state = _tensor_bytes(v for s in optim_wrapper.optimizer.state.values() for v in s.values())
+    weights = tensor_bytes(list(model.parameters()) + list(model.buffers()))
+    state = tensor_bytes(v for s in optim_wrapper.optimizer.state.values() for v in s.values()
+                         if isinstance(v, torch.Tensor))
     if torch.cuda.is_available() and next(model.parameters()).is_cuda:
         torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated()

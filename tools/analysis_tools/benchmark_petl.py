@@ -17,6 +17,7 @@ Methods that do not apply to the backbone (E3VA needs a Swin, HST a plain ViT) a
 
 Other modes:
   --params       trainable parameters of every method on Swin-B, Swin-L and ViT-B, checked against the formulas
+                 (the formula-check view of tools/analysis_tools/petl_params.py's table; one implementation)
   --mona-micro   Mona's convolution path: reference formulation (three depthwise convolutions) against the fused
                  re-parameterised kernel, forward + backward time and equality
 
@@ -40,6 +41,8 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_CONFIG = osp.join(ROOT, 'configs/_base_/cascade-mask-rcnn_swin-b_fpn_4conv1fc-giou_ms-crop-3x_coco.py')
+#: The standard backbones of --params (docs/benchmark/params.md); petl_params.py counts on all of them.
+PARAMS_BACKBONES = ('Swin-B', 'Swin-L', 'ViT-B')
 
 
 def count(minimum: int):
@@ -94,7 +97,7 @@ def log(message: str) -> None:
 
 
 def write(out_dir: str, name: str, markdown: str, data, plot=None) -> None:
-    from mmpetl.utils.benchmark import jsonable
+    from mmpetl.benchmark import jsonable
     os.makedirs(out_dir, exist_ok=True)
     stem = osp.join(out_dir, name)
     with open(f'{stem}.md', 'w') as f:
@@ -114,8 +117,8 @@ def main():
     args = parser.parse_args()
     # torch.profiler (the CPU peak) logs "gpuGetDeviceCount failed" as an error on a machine without a GPU
     os.environ.setdefault('KINETO_LOG_LEVEL', '5')
+    from mmpetl import benchmark
     from mmpetl.models import available_methods
-    from mmpetl.utils import benchmark
 
     if args.mona_micro:
         try:
@@ -137,8 +140,9 @@ def main():
         parser.error(str(err))
 
     if args.params:
-        table = benchmark.parameter_table(methods, log=log)
-        write(args.out_dir, args.name or 'params', benchmark.parameter_markdown(table), table)
+        table = benchmark.parameter_table(methods, PARAMS_BACKBONES,
+                                          log=lambda message: log(f'[benchmark] {message}'))
+        write(args.out_dir, args.name or 'params', benchmark.formula_markdown(table), table)
         return 0
 
     start = time.time()

@@ -80,10 +80,10 @@ def main(argv=None):
     args = parse_args(argv)
     import torch
     from mmengine.config import Config
-    from mmengine.hooks import Hook
     from mmengine.runner import Runner
 
     from mmpetl.datasets import make_upstream_shapes
+    from mmpetl.engine.hooks import LastMetricsHook
     from mmpetl.models.small_backbones import CONVERTERS, SMALL_BACKBONES, library_checkpoint
     from mmpetl.utils.atomic import atomic_torch_save
 
@@ -110,18 +110,13 @@ def main(argv=None):
             scheduler.begin = int(round(scheduler.begin * scale))
             scheduler.end = max(scheduler.begin + 1, int(round(scheduler.end * scale)))
 
-    class KeepValMetrics(Hook):
-        metrics = {}
-
-        def after_val_epoch(self, runner, metrics=None):
-            KeepValMetrics.metrics = dict(metrics or {})
-
     start = time.time()
     runner = Runner.from_cfg(cfg)
-    runner.register_hook(KeepValMetrics())
+    last = LastMetricsHook()
+    runner.register_hook(last)
     runner.train()
     minutes = (time.time() - start) / 60
-    metrics = KeepValMetrics.metrics or runner.val()  # resumed at its last iteration: no validation ran
+    metrics = last.metrics or runner.val()  # resumed at its last iteration: no validation ran
 
     import mmpretrain
     command = 'python tools/misc/pretrain_backbone.py ' + ' '.join(sys.argv[1:] if argv is None else argv)

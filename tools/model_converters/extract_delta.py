@@ -1,11 +1,10 @@
 """Extract the delta checkpoint (the tuned tensors only) from a full checkpoint of a PETL config.
 
 Builds the config's model (nothing is initialised or downloaded), loads the full checkpoint into it, and writes the
-delta: every state-dict entry except the frozen backbone base, with the method configs, the config, and the base's
-fingerprint computed from the checkpoint's frozen weights (see mmpetl/utils/delta.py). Training with mmpetl's
-runtime writes deltas already (DeltaCheckpointHook); this is for checkpoints saved without it. The delta is written as
-safetensors when OUT ends in .safetensors, else as a torch.save file. The checkpoint is loaded without running code
-from it (mmpetl/utils/checkpoint.py): a file that would is refused.
+delta, with the base's fingerprint computed from the checkpoint's frozen weights (the format: docs/checkpoints.md,
+"Delta checkpoints"). Training with mmpetl's runtime writes deltas already (DeltaCheckpointHook); this is for
+checkpoints saved without it. The delta is written as safetensors when OUT ends in .safetensors, else as a torch.save
+file. The checkpoint is loaded without running code from it (mmpetl/utils/checkpoint.py): a file that would is refused.
 
 Example:
     python tools/model_converters/extract_delta.py configs/mona/cascade-mask-rcnn_swin-b-mona_fpn_3x_coco.py \\
@@ -37,7 +36,7 @@ def main():
 
     from mmpetl.engine import build_model, load_config
     from mmpetl.utils.checkpoint import UnsafeCheckpointError
-    from mmpetl.utils.delta import human_size, is_delta, make_delta, save_delta
+    from mmpetl.models.delta import human_size, is_delta, make_delta, save_delta
 
     cfg = load_config(args.config, args.cfg_options)
     model = build_model(cfg)

@@ -45,7 +45,7 @@ def main():
     args = parse_args()
     from mmpetl.engine import DELTA_HOOK_TYPES, build_model, load_config
     from mmpetl.utils.checkpoint import UnsafeCheckpointError, save_checkpoint_file
-    from mmpetl.utils.delta import fold_lora, human_size, load_delta, plain_model_cfg
+    from mmpetl.models.delta import fold_lora, human_size, load_delta, plain_model_cfg
 
     cfg = load_config(args.config, args.cfg_options)
     model = build_model(cfg)

@@ -8,7 +8,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 
 from ...registry import HOOKS
-from ...utils.delta import human_size, is_delta, load_delta, make_delta, petl_backbones, save_delta
+from ...models.delta import human_size, is_delta, load_delta, make_delta, petl_backbones, save_delta
 
 #: The values of ``file_format``, which are also the file names' extensions.
 FILE_FORMATS = ('safetensors', 'pth')
@@ -23,8 +23,9 @@ class DeltaCheckpointHook(Hook):
     """Saves delta checkpoints during training; loads a delta given as ``load_from`` (tools/test.py, mim test).
 
     A delta holds only the tensors the run tuned, with the method configs and a fingerprint of the frozen base
-    (:mod:`mmpetl.utils.delta`). It is for storage and distribution: resuming needs mmengine's full checkpoints
-    (``CheckpointHook``: optimizer, schedulers, message hub), which this hook leaves alone.
+    (:mod:`mmpetl.models.delta`; the format: ``docs/checkpoints.md``, "Delta checkpoints"). It is for storage and
+    distribution: resuming needs mmengine's full checkpoints (``CheckpointHook``: optimizer, schedulers, message hub),
+    which this hook leaves alone.
 
     Saving: ``<out_dir>/delta_iter_<n>.safetensors`` (iteration-based loops) or ``delta_epoch_<n>.safetensors``, at
     the end of training and every ``interval`` iterations/epochs when ``interval > 0``. safetensors is the default
@@ -34,7 +35,7 @@ class DeltaCheckpointHook(Hook):
     Loading: when the runner loads a checkpoint (``load_from``) that is a delta, the hook checks the model's frozen
     base against the delta's fingerprint; if it does not match yet (a model built for testing has random weights),
     it initialises the PETL backbones first (their ``init_cfg`` loads the pretrained base) and checks again. A
-    mismatch raises :class:`mmpetl.utils.delta.DeltaBaseMismatch` unless ``force_load``. Then it hands the runner
+    mismatch raises :class:`mmpetl.models.delta.DeltaBaseMismatch` unless ``force_load``. Then it hands the runner
     the complete state dict, so that the runner's own load is complete too.
 
     Args:

@@ -9,9 +9,9 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import nn
 
+from ...models.delta import petl_summary
 from ...models.methods.base import PETLModule
 from ...registry import HOOKS
-from ...utils.delta import petl_summary
 from ...utils.params import count_parameters, format_parameter_summary
 
 

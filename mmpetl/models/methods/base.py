@@ -1,9 +1,41 @@
-"""The base of every PETL method: find the blocks, insert modules, say what trains."""
-from typing import Iterator, List, Tuple
+"""The base of every PETL method: find the blocks, insert modules, say what trains, and the facts each method carries
+about itself (its description, its documented trainable count, the figures papers reported for it)."""
+import inspect
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from torch import nn
 
 from ..blocks import BlockSpec, add_to_point, make_petl_block, spec_for
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A figure a paper reported (``value``, as printed in tables) and where (``source``); never measured here."""
+    value: str
+    source: str
+
+
+#: The columns of paper-reported figures: key of :attr:`BasePETLMethod.reported` -> column header.
+REPORTED_COLUMNS: Dict[str, str] = {
+    'coco': 'COCO, Swin-B: params / box AP / mask AP',
+    'swin_l': 'Swin-L: VOC AP / ADE20K mIoU',
+}
+#: Where the baselines', Mona's and E3VA's reported figures come from (V-PETL Bench, per column).
+V_PETL_BENCH = {
+    'coco': 'V-PETL Bench: Cascade Mask R-CNN, Swin-B, COCO',
+    'swin_l': 'V-PETL Bench: Swin-L, RetinaNet on VOC / UperNet on ADE20K',
+}
+
+
+def v_petl_bench(coco: str, swin_l: str) -> Dict[str, Reported]:
+    """A method's :attr:`~BasePETLMethod.reported` figures from V-PETL Bench (one value per column)."""
+    return {'coco': Reported(coco, V_PETL_BENCH['coco']), 'swin_l': Reported(swin_l, V_PETL_BENCH['swin_l'])}
+
+
+def block_widths(backbone: nn.Module) -> List[int]:
+    """The width C of every transformer block of ``backbone`` the core knows, in forward order."""
+    return [spec.channels(module) for module in backbone.modules() for spec in [spec_for(module)] if spec is not None]
 
 
 class PETLModule(nn.Module):
@@ -13,8 +45,18 @@ class PETLModule(nn.Module):
     backbone calls :meth:`init_weights` of every PETLModule after the upstream one: each module owns its initialisation.
     """
 
+    #: Whether :meth:`fold` can add this module's update to the upstream weights: a linear update (LoRA) can, a
+    #: module with a non-linearity (an adapter) cannot.
+    can_fold = False
+
     def init_weights(self) -> None:
         raise NotImplementedError
+
+    def fold(self, name: str, state_dict: dict) -> None:
+        """Add this module's update to the upstream weights in ``state_dict`` (model-level names, changed in place;
+        ``name`` is this module's), so that the upstream model computes what the PETL model does. The caller then drops
+        this module's own entries (``mmpetl.models.delta.fold_lora``). Only modules with ``can_fold`` implement it."""
+        raise NotImplementedError(f'{type(self).__name__} cannot be folded into the upstream weights')
 
 
 class BasePETLMethod:
@@ -30,6 +72,10 @@ class BasePETLMethod:
 
     Every parameter of a module inserted with :meth:`add` trains; everything else is frozen at construction time.
 
+    What a method says about itself (read by the generic tests, ``tests/test_methods.py``, and the parameter table):
+    :meth:`expected_trainable` (its documented trainable count), :meth:`description`, :attr:`reported`,
+    :attr:`identity_at_init`, :attr:`replaces_outputs` and :attr:`supported_backbones`.
+
     Args:
         name (str): prefix of the attribute names of the inserted modules (a Mona module is ``...blocks.0.mona_attn``).
     """
@@ -37,10 +83,39 @@ class BasePETLMethod:
     requires_trainable = True
     #: Whether the method needs transformer blocks to attach to (False for methods that only select upstream params).
     requires_blocks = True
+    #: Whether the backbone computes exactly the upstream function right after construction and ``init_weights()``.
+    identity_at_init = False
+    #: Whether the backbone's outputs are the method's own (a side network's) rather than the upstream ones, with
+    #: their container and shapes.
+    replaces_outputs = False
+    #: The upstream backbones (config types with scope, ``'mmdet.SwinTransformer'``) the method attaches to; it refuses
+    #: any other with a ValueError that names the method. None: every backbone with blocks the core knows.
+    supported_backbones: Optional[Tuple[str, ...]] = None
+    #: Figures papers reported for the method (keys of :data:`REPORTED_COLUMNS`); never measured here.
+    reported: Dict[str, Reported] = {}
 
     def __init__(self, name: str):
         self.name = name
         self.inserted: List[Tuple[str, nn.Module]] = []
+
+    @classmethod
+    def description(cls) -> str:
+        """One line: the first paragraph of the class docstring."""
+        return (inspect.getdoc(cls) or '').split('\n\n')[0].replace('\n', ' ')
+
+    @classmethod
+    def with_defaults(cls, **options) -> Dict[str, Any]:
+        """``options`` completed with the defaults of the constructor's signature (the one place they are written)."""
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # without self
+        return {**{p.name: p.default for p in params if p.default is not p.empty}, **options}
+
+    @classmethod
+    def expected_trainable(cls, backbone: nn.Module, **options) -> Optional[int]:
+        """The documented closed-form count of trainable parameters of ``backbone``, a built PETL backbone carrying
+        this method with ``options`` (its config without ``type``; the constructor's defaults for the others), or
+        None where the method documents none. Computed from the formula, not from what the method marked trainable.
+        """
+        return None
 
     def blocks(self, backbone: nn.Module) -> Iterator[Tuple[str, nn.Module, BlockSpec]]:
         for name, module in backbone.named_modules():
@@ -66,3 +141,14 @@ class BasePETLMethod:
 
     def backbone_forward(self, forward, *args, **kwargs):
         return forward(*args, **kwargs)
+
+
+class SelectedUpstream(BasePETLMethod):
+    """A method that trains a set of upstream parameters chosen in :meth:`attach` (by identity, not by name)."""
+
+    def __init__(self, name: str):
+        super().__init__(name=name)
+        self.selected: Set[int] = set()
+
+    def trains_upstream(self, name, param):
+        return id(param) in self.selected

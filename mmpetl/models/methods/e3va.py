@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from ...registry import PETL_METHODS
 from ..blocks import class_path
-from .base import BasePETLMethod, PETLModule
+from .base import BasePETLMethod, PETLModule, block_widths, v_petl_bench
 from .options import fail, is_int
 
 #: Upstream backbones with Swin stages (``stages[i].blocks`` then ``stages[i].downsample``, a PatchMerging or None).
@@ -156,6 +156,9 @@ class E3VA(BasePETLMethod):
     """
     # attach() checks the backbone itself (it needs Swin *stages*, and names the supported backbones).
     requires_blocks = False
+    supported_backbones = tuple(SUPPORTED_BACKBONES.values())
+    identity_at_init = True  # the output norms start at zero
+    reported = v_petl_bench('1.20 M / 50.5 / 43.8', '86.5 / 49.64')
 
     def __init__(self, rank: int = 24):
         super().__init__(name='e3va')
@@ -228,6 +231,16 @@ class E3VA(BasePETLMethod):
         widths = [embed_dims * 2**s for s in stages]
         adapters = sum(2 * depths[s] * E3VAAdapter.num_parameters(widths[s], rank) for s in stages)
         return adapters + sum(2 * widths[s] for s in set(out_indices))
+
+    @classmethod
+    def expected_trainable(cls, backbone, **options):
+        """:meth:`num_parameters` on the backbone's first width, depths and out indices; None with mmpretrain's
+        ``out_after_downsample=True`` (the output norms are then one stage wider)."""
+        if getattr(backbone, 'out_after_downsample', False):
+            return None
+        depths = [len(stage.blocks) for stage in backbone.stages]
+        out_indices = [i for i in range(len(depths)) if i in backbone.out_indices]
+        return cls.num_parameters(block_widths(backbone)[0], depths, out_indices, cls.with_defaults(**options)['rank'])
 
     def backbone_forward(self, forward, *args, **kwargs):
         """Frozen upstream forward without a graph (it fills the taps), then the highway; same container and shapes.

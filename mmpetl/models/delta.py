@@ -1,32 +1,7 @@
 """Delta checkpoints: only what a PETL run tuned, tied to a fingerprint of the frozen base it was tuned on.
 
-A PETL run changes a few percent of the backbone; the rest is the pretrained *base*, identical in every task. A delta
-stores everything but the base, so a Swin-B Mona backbone costs 14 MB instead of 350 MB (the neck and heads, trained
-from scratch, are stored whole). Loaded, it is the dict::
-
-    {'meta': {'mmpetl_delta': 1,                          # format version
-              'base_fingerprint': 'sha256:...',           # of the frozen base (see base_fingerprint)
-              'base_tensors': 333,                        # how many tensors the fingerprint covers
-              'petl': {'backbone': {'upstream': 'mmdet.SwinTransformer', 'method': {'type': 'Mona', ...}}},
-              'config': '...', 'epoch': 12, 'iter': 87000, 'dataset_meta': {...}, 'mmpetl_version': '...'},
-     'state_dict': {name: tensor, ...}}                   # model-level names, as in mmengine's checkpoints
-
-:func:`save_delta` writes it as ``.safetensors`` (the tensors, and the meta as JSON in the header's metadata under
-``mmpetl_meta``, beside ``format: pt``: the format peft users know, read without unpickling anything) or, for any
-other file name, as a ``torch.save`` pickle of plain types. Both load through mmpetl's checkpoint loader
-(:mod:`mmpetl.utils.checkpoint`: safetensors, or ``torch.load(weights_only=True)``), so the ``.pth`` deltas written
-before keep loading. JSON turns the meta's tuples into lists.
-
-The *base* is the frozen (``requires_grad=False``) parameters of every ``mmpetl.PETLBackbone`` in the model, plus the
-backbones' integer buffers (index tables computed from the config). The delta is every other state-dict entry: the
-method's modules, any upstream parameter the method tunes (BitFit's biases, ...), the backbones' floating-point
-buffers (statistics may move while weights are frozen), and the whole neck and heads.
-
-The fingerprint is a SHA-256 over the names and shapes of the base's parameters and, per tensor, 1024 values taken
-at evenly spaced positions (cast to float32): fast (16 ms for Swin-B on one CPU thread), deterministic across
-devices and independent of the file format. It tells bases apart (another pretraining, another conversion, a random
-init) but is not a proof of equality: two bases that differ only between the sampled positions get the same
-fingerprint.
+The format (what a delta holds, the base, the fingerprint, the ``.safetensors`` and ``.pth`` files) is described once,
+in ``docs/checkpoints.md``, "Delta checkpoints"; the code below is that description's reference.
 """
 import hashlib
 import logging
@@ -38,11 +13,11 @@ from mmengine.logging import print_log
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor, nn
 
-from ..models.methods.base import PETLModule
-from ..models.methods.lora import LoRAQV
-from ..models.petl_backbone import PETLBackboneMixin
+from ..utils.checkpoint import save_checkpoint_file
 from ..version import __version__
-from .checkpoint import save_checkpoint_file
+from .blocks import upstream_type
+from .methods.base import PETLModule
+from .petl_backbone import PETLBackboneMixin
 
 DELTA_FORMAT = 1
 FINGERPRINT_SAMPLES = 1024
@@ -85,7 +60,8 @@ def _constant_buffers(model: nn.Module) -> List[str]:
 
 
 def base_fingerprint(model: nn.Module) -> Tuple[str, int]:
-    """``('sha256:<hex>', number of tensors)`` of the model's frozen base (see the module docstring)."""
+    """``('sha256:<hex>', number of tensors)`` of the model's frozen base (``docs/checkpoints.md``, "Delta
+    checkpoints")."""
     digest = hashlib.sha256(b'mmpetl-base-fingerprint/1')
     tensors = base_tensors(model)
     for name in sorted(tensors):
@@ -131,9 +107,7 @@ def petl_summary(model: nn.Module, cfg=None) -> Dict[str, dict]:
     cfgs = dict(_find_petl_cfgs(cfg.get('model', {}))) if cfg is not None else {}
     summary = OrderedDict()
     for name, backbone in petl_backbones(model).items():
-        upstream_cls = type(backbone).__bases__[1]  # PETL<Upstream> derives from (PETLBackboneMixin, Upstream)
-        entry = dict(upstream=f'{upstream_cls.__module__.split(".")[0]}.{upstream_cls.__name__}',
-                     method=dict(type=type(backbone.petl_method).__name__))
+        entry = dict(upstream=upstream_type(backbone), method=dict(type=type(backbone.petl_method).__name__))
         if name in cfgs:
             entry.update(upstream=cfgs[name]['backbone']['type'], method=_plain(cfgs[name]['method']))
         summary[name] = entry
@@ -240,33 +214,26 @@ def load_delta(model: nn.Module, delta: Union[str, dict], force: bool = False, i
 
 
 def fold_lora(model: nn.Module, state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
-    """Fold every LoRA update of ``model`` into its qkv projection weight, in a copy of ``state_dict``.
+    """Fold the update of every PETL module of ``model`` into the upstream weights, in a copy of ``state_dict``.
 
-    LoRA adds ``scaling * B_q A_q x`` to the q third and ``scaling * B_v A_v x`` to the v third of ``qkv(x)``: a linear
-    map, so ``W_q += scaling * B_q A_q`` (and v) is exact up to float rounding (done in float64). The LoRA keys are
-    dropped; what remains loads into the plain upstream backbone.
+    Each module folds itself (:meth:`PETLModule.fold`, for those with ``can_fold``: LoRA adds ``scaling * B A`` to the
+    q and v thirds of its qkv weight, in float64); its own keys are then dropped, so what remains loads into the plain
+    upstream backbone.
 
     Raises:
         ValueError: the model has PETL modules that do not fold (adapters with non-linearities), or no LoRA at all.
     """
-    lora = OrderedDict((name, module) for name, module in model.named_modules() if isinstance(module, LoRAQV))
-    if not lora:
+    modules = [(name, module) for name, module in model.named_modules() if isinstance(module, PETLModule)]
+    foldable = [(name, module) for name, module in modules if module.can_fold]
+    if not foldable:
         raise ValueError('fold_lora: the model has no LoRA modules (method LoRA); nothing to fold')
-    others = sorted({type(m).__name__ for m in model.modules() if isinstance(m, PETLModule)
-                     and not isinstance(m, LoRAQV)})
+    others = sorted({type(module).__name__ for _, module in modules if not module.can_fold})
     if others:
         raise ValueError(f'fold_lora: only LoRA folds into the upstream weights; this model also has {others}, '
                          'whose non-linear modules cannot be folded. Merge without folding instead.')
     folded = OrderedDict(state_dict)
-    for name, module in lora.items():
-        qkv = name.rsplit('.', 1)[0]
-        weight = folded[f'{qkv}.weight']
-        channels = weight.shape[1]
-        update = torch.zeros(weight.shape, dtype=torch.float64)
-        for third, down, up in ((0, 'q_down', 'q_up'), (2, 'v_down', 'v_up')):
-            product = folded[f'{name}.{up}.weight'].double() @ folded[f'{name}.{down}.weight'].double()
-            update[third * channels:(third + 1) * channels] = module.scaling * product
-        folded[f'{qkv}.weight'] = (weight.double() + update).to(weight.dtype)
+    for name, module in foldable:
+        module.fold(name, folded)
         for key in [k for k in folded if k.startswith(f'{name}.')]:
             del folded[key]
     return folded
