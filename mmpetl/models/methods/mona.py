@@ -16,6 +16,7 @@ bytes beyond what the block keeps without it, instead of 3·C + 5·64 floats. Th
 count are those of the reference; ``dict(type='Mona', fused=False)`` runs the reference formulation. Measured in
 ``docs/benchmark.md``.
 """
+import contextlib
 from typing import Tuple
 
 import torch
@@ -115,7 +116,9 @@ class FusedMona(torch.autograd.Function):
         y = x + tail(z)
         ctx.tail, ctx.tail_params = tail, tail_params
         ctx.device_type = x.device.type
-        ctx.autocast = (torch.is_autocast_enabled(ctx.device_type), torch.get_autocast_dtype(ctx.device_type))
+        # the autocast state to recompute tail under; none on a device without autocast (meta)
+        ctx.autocast = ((torch.is_autocast_enabled(ctx.device_type), torch.get_autocast_dtype(ctx.device_type))
+                        if torch.amp.is_autocast_available(ctx.device_type) else None)
         ctx.save_for_backward(y, z, mean, rstd, norm_weight, norm_bias, gamma, gammax, weight, *kept)
         return y
 
@@ -125,8 +128,9 @@ class FusedMona(torch.autograd.Function):
         needs = ctx.needs_input_grad
         # tail, recomputed with autograd: the gradients of its parameters and of z
         wanted = [p for p, needed in zip(ctx.tail_params, needs[10:]) if needed]
-        enabled, dtype = ctx.autocast
-        with torch.enable_grad(), torch.autocast(ctx.device_type, dtype=dtype, enabled=enabled):
+        autocast = (torch.autocast(ctx.device_type, dtype=ctx.autocast[1], enabled=ctx.autocast[0]) if ctx.autocast
+                    else contextlib.nullcontext())
+        with torch.enable_grad(), autocast:
             z = z.detach().requires_grad_()
             out = ctx.tail(z)
         grads = iter(torch.autograd.grad(out, [z, *wanted], grad_y, allow_unused=True))
@@ -142,7 +146,8 @@ class FusedMona(torch.autograd.Function):
         grad_weight = grad_bias = None
         if needs[7]:
             scaled = torch.addcmul(normed * scale + norm_bias * gamma, x, gammax)
-            grad_weight = (tokens.t() @ scaled.reshape(-1, scaled.shape[-1])).to(weight.dtype)
+            # under autocast x (and so tokens) may be float16/bfloat16 while scaled is float32 (the norm's affine)
+            grad_weight = (tokens.t() @ scaled.reshape(-1, scaled.shape[-1]).to(tokens.dtype)).to(weight.dtype)
         if needs[8]:
             grad_bias = tokens.sum(0).to(weight.dtype)
         flat = grad_scaled.reshape(-1, grad_scaled.shape[-1])
