@@ -1,4 +1,4 @@
-"""Every option of every PETL method is checked when the method is built (issue 13, section 3).
+"""Every option of every PETL method is checked when the method is built.
 
 The options of each registered method are found from its constructor's signature; the values to try come from two
 tables keyed by option *name*, so that a new method whose options have standard names (bottleneck, rank, dropout, ...)
@@ -60,6 +60,10 @@ INVALID = {
     'num_heads': [2, None, (2, 0, 8, 12), (2, 4.0, 8, 12), (2, 4, 8, 5)],
     'norm_cfg': NORM_CFG,
     'stem_norm_cfg': NORM_CFG,
+    'init': ['reference', 'zeros', 'Identity', None, 0, ['identity']],
+    'placement': ['before', 'after', 'BEFORE_DROP_PATH', None, True, ['after_drop_path']],
+    'bias_init': ['zero', 'kaiming', 'Uniform', None, 0, ['zeros']],
+    'scope': ['bias', 'all', 'BIAS_ONLY', None, 1, ['bias_only']],
 }
 
 #: Option name -> a valid value other than the usual default (an int where a float is expected, the edges of ranges),
@@ -68,6 +72,7 @@ VALID = {
     'bottleneck': 1, 'rank': 2, 'subspaces': 1, 'dropout': 0, 'drop_path_rate': 0.5, 'scale': 1, 'alpha': 2,
     'mlp_ratio': 1, 'fused': False, 'out_type': 'pooled', 'embed_dims': [16, 16, 16, 16], 'depths': (1, 2, 1, 1),
     'num_heads': (1, 2, 4, 8), 'norm_cfg': dict(type='LN', eps=1e-5), 'stem_norm_cfg': dict(type='GN', num_groups=2),
+    'init': 'identity', 'placement': 'after_drop_path', 'bias_init': 'zeros', 'scope': 'bias_only',
 }
 
 
@@ -139,7 +144,7 @@ def test_valid_options_build_and_run(method):
                                 'got 7 (int)'),
 ])
 def test_the_cases_of_the_issue(method, message):
-    """The four configs of issue 13 that ended in torch (or in a ZeroDivisionError), and E3VA's odd rank."""
+    """The four configs that once ended in torch (or in a ZeroDivisionError), and E3VA's odd rank."""
     with pytest.raises(PETLConfigError) as error:
         PETLBackbone(BACKBONES['mmdet.Swin'], method)
     assert str(error.value) == message

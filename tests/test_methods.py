@@ -3,7 +3,7 @@ documented trainable count, initialisation, state-dict round trip; and the train
 ViT-B/L.
 
 No method is named here: the cases come from :func:`mmpetl.models.available_methods`, and what differs between methods
-is read from the method class (``identity_at_init``, ``replaces_outputs``, ``supported_backbones``,
+is read from the method class (``is_identity_at_init``, ``replaces_outputs``, ``supported_backbones``,
 ``expected_trainable``), so a new registered method is tested without editing this file. The per-case checks are plain
 functions (``check_*``), also called by ``tests/test_new_method.py`` on a throwaway method.
 """
@@ -100,21 +100,22 @@ def check_refused(method: dict, backbone_cfg: dict) -> None:
 
 def check_outputs(method: dict, upstream: nn.Module, model: nn.Module, x: torch.Tensor) -> None:
     """Upstream container length and shapes (or the method's own outputs); exactly the upstream function at init iff
-    the method says so (``identity_at_init``)."""
+    the method says so for these options (``is_identity_at_init``)."""
     cls = method_class(method)
+    identity_at_init = cls.is_identity_at_init(**options_of(method))
     ref = as_list(upstream(x))
     out = as_list(model(x))
     assert out and all(isinstance(o, torch.Tensor) and o.shape[0] == x.shape[0] for o in out)
     if cls.replaces_outputs:
-        assert not cls.identity_at_init, 'a method that replaces the outputs cannot be the identity at init'
+        assert not identity_at_init, 'a method that replaces the outputs cannot be the identity at init'
         return
     assert [o.shape for o in out] == [r.shape for r in ref]
-    if cls.identity_at_init:
+    if identity_at_init:
         for o, r in zip(out, ref):
             torch.testing.assert_close(o, r, rtol=0, atol=1e-6)
     else:
         assert any(not torch.equal(o, r) for o, r in zip(out, ref)), \
-            f'{method["type"]} computes the upstream function at init: set identity_at_init = True'
+            f'{method["type"]} computes the upstream function at init: is_identity_at_init should say so'
 
 
 def check_what_trains(model: nn.Module):
@@ -267,8 +268,8 @@ def upstream_names_by_definition(method: str, model: nn.Module) -> set:
     names = [n for n, _ in model.named_parameters()]
     if method == 'Full':
         return set(names)
-    if method == 'BitFit':
-        return {n for n in names if n.endswith('.bias')}
+    if method == 'BitFit':  # the reference's rule: every name containing 'bias' (Swin's position bias tables too)
+        return {n for n in names if 'bias' in n}
     if method == 'LNTune':
         return {f'{m}.{p}' if m else p for m, mod in model.named_modules()
                 if isinstance(mod, (nn.LayerNorm, _BatchNorm, nn.GroupNorm)) for p, _ in mod.named_parameters()}

@@ -4,32 +4,45 @@ mmpetl never copies an upstream backbone. To insert a method's modules *inside* 
 branch), it re-expresses the block's forward with the block's own submodules, once per upstream block family, in a
 :class:`BlockSpec`. The PETL version of a block runs::
 
-    x = block_input(x)                              # point 'block_input'
-    h = attn_branch(x)                              # the upstream attention branch, without its residual
-    h = attn_branch_points(h, x)                    # point 'attn_branch'  (Adapter, LoRand, E3VA taps, ...)
+    x = block_input(x)                                 # point 'block_input'
+    h = attn_branch(x)                                 # the upstream attention branch, without its residual;
+                                                       # inside it, just before its drop-path (its last operation):
+        h = attn_pre_drop_path_points(h, x)            #   point 'attn_pre_drop_path' (Adapter, by default)
+    h = attn_branch_points(h, x)                       # point 'attn_branch'  (LoRand, E3VA taps, ...)
     x = x + h
-    x = attn_residual_points(x)                     # point 'attn_residual' (Mona)
-    h = mlp_branch(x); h = mlp_branch_points(h, x)  # point 'mlp_branch'   (AdaptFormer, Adapter, ...)
+    x = attn_residual_points(x)                        # point 'attn_residual' (Mona)
+    h = mlp_branch(x)                                  # likewise, with point 'mlp_pre_drop_path' inside
+    h = mlp_branch_points(h, x)                        # point 'mlp_branch'   (AdaptFormer, LoRand, ...)
     x = x + h
-    x = mlp_residual_points(x)                      # point 'mlp_residual'  (Mona)
+    x = mlp_residual_points(x)                         # point 'mlp_residual'  (Mona)
 
 Modules registered at a point are called in registration order with these signatures:
 
 - ``block_input``, ``attn_residual``, ``mlp_residual``: ``module(x, hw_shape) -> x``
-- ``attn_branch``, ``mlp_branch``: ``module(branch_out, branch_in, hw_shape) -> branch_out``
+- ``attn_pre_drop_path``, ``attn_branch``, ``mlp_pre_drop_path``, ``mlp_branch``:
+  ``module(branch_out, branch_in, hw_shape) -> branch_out``
 
 where ``x`` is the (B, N, C) token stream and ``hw_shape`` the (H, W) grid of its patch tokens. In a ViT the stream
 may start with N - H*W extra tokens (the cls token). A block with no module at any point computes exactly what the
 upstream block computes.
+
+The ``*_pre_drop_path`` points see the branch output *before* the branch's drop-path (stochastic depth), so what they
+return is dropped together with the branch (the Mona repository's adapter placement); the ``*_branch`` points see it
+after (STAR-MMRotate's). Every upstream block family ends each branch with a drop-path module
+(:meth:`BlockSpec.drop_path`); modules at a pre-drop-path point run in a forward pre-hook on that module, which
+:func:`add_to_point` registers when the first module goes there (no hook, no change, while the point is empty).
 """
 from typing import Dict, List, Optional, Tuple
 
 import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
-POINTS = ('block_input', 'attn_branch', 'attn_residual', 'mlp_branch', 'mlp_residual')
+POINTS = ('block_input', 'attn_pre_drop_path', 'attn_branch', 'attn_residual', 'mlp_pre_drop_path', 'mlp_branch',
+          'mlp_residual')
 RESIDUAL_POINTS = ('block_input', 'attn_residual', 'mlp_residual')
-BRANCH_POINTS = ('attn_branch', 'mlp_branch')
+BRANCH_POINTS = ('attn_pre_drop_path', 'attn_branch', 'mlp_pre_drop_path', 'mlp_branch')
+#: Pre-drop-path point -> its branch.
+PRE_DROP_PATH_POINTS = {'attn_pre_drop_path': 'attn', 'mlp_pre_drop_path': 'mlp'}
 
 
 class BlockSpec:
@@ -57,12 +70,17 @@ class BlockSpec:
     def mlp_branch(self, block: nn.Module, x: Tensor, hw_shape) -> Tensor:
         raise NotImplementedError
 
+    def drop_path(self, block: nn.Module, branch: str) -> nn.Module:
+        """The submodule that applies the drop-path of ``branch`` ('attn' or 'mlp'): the last operation of the branch,
+        called once per branch call with the branch output as its only argument."""
+        raise NotImplementedError
+
 
 class SwinBlockSpec(BlockSpec):
     """The Swin block of mmdet, mmseg and mmpretrain (all three: ``norm1 -> attn(x, hw_shape)``, ``norm2 -> ffn``).
 
-    ``attn`` (ShiftWindowMSA) applies its drop-path itself; mmcv's ``FFN`` adds its ``identity`` argument after its
-    drop-path, so ``identity=0`` yields the MLP branch alone.
+    ``attn`` (ShiftWindowMSA) applies its drop-path itself, last (``attn.drop``); mmcv's ``FFN`` adds its
+    ``identity`` argument after its drop-path (``ffn.dropout_layer``), so ``identity=0`` yields the MLP branch alone.
     """
     block_classes = (
         'mmdet.models.backbones.swin.SwinBlock',
@@ -81,6 +99,9 @@ class SwinBlockSpec(BlockSpec):
 
     def mlp_branch(self, block, x, hw_shape):
         return block.ffn(block.norm2(x), identity=0)
+
+    def drop_path(self, block, branch):
+        return block.attn.drop if branch == 'attn' else block.ffn.dropout_layer
 
 
 class PatchGrid:
@@ -124,6 +145,10 @@ class MMSegViTBlockSpec(ViTBlockSpec):
     def mlp_branch(self, block, x, hw_shape):
         return block.ffn(block.norm2(x), identity=0)
 
+    def drop_path(self, block, branch):
+        # mmseg builds the attention without a drop-path: its dropout_layer is mmcv's default Dropout(0).
+        return block.attn.dropout_layer if branch == 'attn' else block.ffn.dropout_layer
+
 
 class MMPretrainViTBlockSpec(ViTBlockSpec):
     """mmpretrain's ViT layer: ``x = x + attn(ln1(x)); x = ffn(ln2(x), identity=x)``."""
@@ -137,6 +162,9 @@ class MMPretrainViTBlockSpec(ViTBlockSpec):
 
     def mlp_branch(self, block, x, hw_shape):
         return block.ffn(block.ln2(x), identity=0)
+
+    def drop_path(self, block, branch):
+        return block.attn.out_drop if branch == 'attn' else block.ffn.dropout_layer
 
 
 BLOCK_SPECS: List[BlockSpec] = [SwinBlockSpec(), MMSegViTBlockSpec(), MMPretrainViTBlockSpec()]
@@ -174,10 +202,10 @@ class PETLBlockMixin:
 
         def inner_forward(x):
             x = self._run_residual_point('block_input', x, hw_shape)
-            h = self.petl_spec.attn_branch(self, x, hw_shape)
+            h = self._run_branch('attn', x, hw_shape)
             x = x + self._run_branch_point('attn_branch', h, x, hw_shape)
             x = self._run_residual_point('attn_residual', x, hw_shape)
-            h = self.petl_spec.mlp_branch(self, x, hw_shape)
+            h = self._run_branch('mlp', x, hw_shape)
             x = x + self._run_branch_point('mlp_branch', h, x, hw_shape)
             return self._run_residual_point('mlp_residual', x, hw_shape)
 
@@ -185,6 +213,20 @@ class PETLBlockMixin:
         if getattr(self, 'with_cp', False) and x.requires_grad:
             return cp.checkpoint(inner_forward, x, use_reentrant=False)
         return inner_forward(x)
+
+    def _run_branch(self, branch, x, hw_shape):
+        """The upstream ``branch`` ('attn' or 'mlp') on ``x``. If modules sit at its pre-drop-path point, the pre-hook
+        on the branch's drop-path module (:func:`_before_drop_path`) runs them, with this call's ``x`` and grid."""
+        run = self.petl_spec.attn_branch if branch == 'attn' else self.petl_spec.mlp_branch
+        point = f'{branch}_pre_drop_path'
+        if not self.petl_points[point]:
+            return run(self, x, hw_shape)
+        drop_path = self.petl_spec.drop_path(self, branch)
+        drop_path.petl_before_drop_path = lambda h: self._run_branch_point(point, h, x, hw_shape)
+        try:
+            return run(self, x, hw_shape)
+        finally:
+            drop_path.petl_before_drop_path = None
 
     def _run_residual_point(self, point, x, hw_shape):
         for name in self.petl_points[point]:
@@ -235,11 +277,23 @@ def make_petl_block(backbone: nn.Module, block: nn.Module, spec: BlockSpec) -> n
     return block
 
 
+def _before_drop_path(drop_path: nn.Module, args: tuple):
+    """Forward pre-hook on a branch's drop-path module: the modules of the branch's pre-drop-path point transform the
+    branch output before it is dropped (set up for each call by ``PETLBlockMixin._run_branch``)."""
+    run = getattr(drop_path, 'petl_before_drop_path', None)
+    if run is None:
+        raise RuntimeError(f'{type(drop_path).__name__} carries a pre-drop-path insertion point and was called outside '
+                           'the branch of its PETL block')
+    return (run(args[0]), *args[1:])
+
+
 def add_to_point(block: nn.Module, point: str, name: str, module: nn.Module) -> None:
     """Register ``module`` as child ``name`` of a PETL block and call it at ``point``."""
     if point not in POINTS:
         raise ValueError(f'Unknown insertion point {point!r}; valid points: {", ".join(POINTS)}')
     if hasattr(block, name):
         raise ValueError(f'{type(block).__name__} already has an attribute {name!r}')
+    if point in PRE_DROP_PATH_POINTS and not block.petl_points[point]:
+        block.petl_spec.drop_path(block, PRE_DROP_PATH_POINTS[point]).register_forward_pre_hook(_before_drop_path)
     block.add_module(name, module)
     block.petl_points[point].append(name)

@@ -74,7 +74,8 @@ class BasePETLMethod:
 
     What a method says about itself (read by the generic tests, ``tests/test_methods.py``, and the parameter table):
     :meth:`expected_trainable` (its documented trainable count), :meth:`description`, :attr:`reported`,
-    :attr:`identity_at_init`, :attr:`replaces_outputs` and :attr:`supported_backbones`.
+    :attr:`identity_at_init` (per options: :meth:`is_identity_at_init`), :attr:`replaces_outputs` and
+    :attr:`supported_backbones`.
 
     Args:
         name (str): prefix of the attribute names of the inserted modules (a Mona module is ``...blocks.0.mona_attn``).
@@ -102,6 +103,12 @@ class BasePETLMethod:
     def description(cls) -> str:
         """One line: the first paragraph of the class docstring."""
         return (inspect.getdoc(cls) or '').split('\n\n')[0].replace('\n', ' ')
+
+    @classmethod
+    def is_identity_at_init(cls, **options) -> bool:
+        """Whether the backbone computes exactly the upstream function at init with ``options`` (the constructor's
+        defaults for the others): :attr:`identity_at_init`, unless an option decides it (Adapter's ``init``)."""
+        return cls.identity_at_init
 
     @classmethod
     def with_defaults(cls, **options) -> Dict[str, Any]:
