@@ -1,7 +1,8 @@
-from .toy_data import (TOY_CLASSES, TOY_DATASETS, make_toy_ade20k, make_toy_coco, make_toy_dota, make_toy_imagenet,
-                       make_toy_voc)
+from .star import STAR_CLASSES
+from .toy_data import (TOY_CLASSES, TOY_DATASETS, TOY_STAR_CLASSES, make_toy_ade20k, make_toy_coco, make_toy_dota,
+                       make_toy_imagenet, make_toy_star, make_toy_voc)
 from .upstream_data import UPSTREAM_CLASSES, make_upstream_image, make_upstream_shapes
 
-__all__ = ['TOY_CLASSES', 'TOY_DATASETS', 'make_toy_coco', 'make_toy_ade20k', 'make_toy_voc', 'make_toy_dota',
-           'make_toy_imagenet', 'UPSTREAM_CLASSES', 'make_upstream_image',
-           'make_upstream_shapes']
+__all__ = ['STAR_CLASSES', 'TOY_CLASSES', 'TOY_STAR_CLASSES', 'TOY_DATASETS', 'make_toy_coco', 'make_toy_ade20k',
+           'make_toy_voc', 'make_toy_dota', 'make_toy_star', 'make_toy_imagenet', 'UPSTREAM_CLASSES',
+           'make_upstream_image', 'make_upstream_shapes']

@@ -10,6 +10,8 @@ colours on a noisy background. The writers lay them out as the upstream datasets
   ``VOCDataset``);
 - :func:`make_toy_dota` — ``{trainval,test}/{images,annfiles}`` (the layout of mmrotate's DOTA split tool) with
   rotated rectangles as 8 corner coordinates, the class name and the difficulty (mmrotate ``DOTADataset``);
+- :func:`make_toy_star` — the same format under ``{train,test}/{images,annfiles}`` (STAR-MMRotate's layout) with
+  STAR class names (mmrotate ``DOTADataset`` with STAR's classes);
 - :func:`make_toy_imagenet` — ``{train,val}/<class>/*.png`` class folders (mmpretrain ``CustomDataset``).
 """
 import json
@@ -21,6 +23,9 @@ import cv2
 import numpy as np
 
 TOY_CLASSES = ('rectangle', 'ellipse', 'triangle')
+# The names the toy STAR data give the three shapes: STAR classes (mmpetl/datasets/star.py) with underscores, so that
+# a test sees multi-word names parsed whole. Rectangle, ellipse, triangle in this order.
+TOY_STAR_CLASSES = ('truck_parking', 'cooling_tower', 'cement_concrete_pavement')
 
 
 def _shape_polygon(rng: np.random.Generator, label: int, size: int, rotated: bool = False) -> np.ndarray:
@@ -158,24 +163,39 @@ def make_toy_voc(root: str, num_trainval: int = 16, num_test: int = 8, size: int
         _write_lines(osp.join(voc, 'ImageSets', 'Main', split + '.txt'), ids)
 
 
-def make_toy_dota(root: str, num_trainval: int = 16, num_test: int = 8, size: int = 128, max_objects: int = 3,
-                  seed: int = 0) -> None:
-    """DOTA-v1.0-style oriented detection: ``{trainval,test}/images/*.png`` and ``{trainval,test}/annfiles/*.txt``
-    with one line ``x1 y1 x2 y2 x3 y3 x4 y4 class difficulty`` per rotated rectangle (every shape is annotated by
-    its minimum-area rotated rectangle, as DOTA annotates objects)."""
+def _write_toy_dota_style(root: str, splits: Tuple[Tuple[str, int], ...], names: Tuple[str, ...], size: int,
+                          max_objects: int, seed: int) -> None:
+    """``<split>/images/*.png`` and ``<split>/annfiles/*.txt`` with one line ``x1 y1 x2 y2 x3 y3 x4 y4 class
+    difficulty`` per rotated rectangle (every shape is annotated by its minimum-area rotated rectangle, as DOTA
+    annotates objects); the toy class k is written as ``names[k]``. Images are P0000... in the first split, T0000...
+    in the others."""
     rng = np.random.default_rng(seed)
-    for split, num in (('trainval', num_trainval), ('test', num_test)):
+    for index, (split, num) in enumerate(splits):
         os.makedirs(osp.join(root, split, 'images'), exist_ok=True)
         for i in range(num):
             image, _, objects = _make_image(rng, size, max_objects, rotated=True)
-            name = f'P{i:04d}' if split == 'trainval' else f'T{i:04d}'
+            name = f'P{i:04d}' if index == 0 else f'T{i:04d}'
             cv2.imwrite(osp.join(root, split, 'images', name + '.png'), image)
             lines = []
             for obj in objects:
                 corners = cv2.boxPoints(cv2.minAreaRect(obj['polygon'].astype(np.float32)))
                 coords = ' '.join(f'{v:.1f}' for v in corners.reshape(-1))
-                lines.append(f'{coords} {TOY_CLASSES[obj["label"]]} 0')
+                lines.append(f'{coords} {names[obj["label"]]} 0')
             _write_lines(osp.join(root, split, 'annfiles', name + '.txt'), lines)
+
+
+def make_toy_dota(root: str, num_trainval: int = 16, num_test: int = 8, size: int = 128, max_objects: int = 3,
+                  seed: int = 0) -> None:
+    """DOTA-v1.0-style oriented detection: ``{trainval,test}/images/*.png`` and ``{trainval,test}/annfiles/*.txt``
+    (the layout of mmrotate's split tool), the toy classes by name."""
+    _write_toy_dota_style(root, (('trainval', num_trainval), ('test', num_test)), TOY_CLASSES, size, max_objects, seed)
+
+
+def make_toy_star(root: str, num_train: int = 16, num_test: int = 8, size: int = 128, max_objects: int = 3,
+                  seed: int = 0) -> None:
+    """STAR-style oriented detection: the DOTA format under ``{train,test}/{images,annfiles}`` (STAR-MMRotate's
+    layout), the three toy shapes named by :data:`TOY_STAR_CLASSES`, three of STAR's 48 classes."""
+    _write_toy_dota_style(root, (('train', num_train), ('test', num_test)), TOY_STAR_CLASSES, size, max_objects, seed)
 
 
 def make_toy_imagenet(root: str, num_train: int = 8, num_val: int = 4, size: int = 64, seed: int = 0,
@@ -205,5 +225,6 @@ TOY_DATASETS = {
     'ade20k': make_toy_ade20k,
     'voc': make_toy_voc,
     'dota': make_toy_dota,
+    'star': make_toy_star,
     'imagenet': make_toy_imagenet,
 }

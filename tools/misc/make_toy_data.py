@@ -1,11 +1,13 @@
 """Write a small deterministic toy dataset in a real on-disk format (nothing is downloaded).
 
 Formats: coco (mmdet CocoDataset), ade20k (mmseg ADE20KDataset), voc (mmdet VOCDataset), dota (mmrotate
-DOTADataset), imagenet (mmpretrain CustomDataset class folders). See mmpetl/datasets/toy_data.py for the layouts.
+DOTADataset), star (DOTA's format in STAR's layout and class names: mmrotate DOTADataset with STAR's classes),
+imagenet (mmpretrain CustomDataset class folders). See mmpetl/datasets/toy_data.py for the layouts.
 
 Example:
     python tools/misc/make_toy_data.py coco data/toy_coco
     python tools/misc/make_toy_data.py dota data/toy_dota --size 256
+    python tools/misc/make_toy_data.py star data/toy_star
 """
 import argparse
 import inspect
