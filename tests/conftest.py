@@ -24,6 +24,28 @@ def toy_coco(tmp_path_factory):
     return str(root) + '/'
 
 
+@pytest.fixture(scope='module')
+def toy(tmp_path_factory):
+    """The toy datasets of ``mmpetl.datasets.TOY_DATASETS``, written on first use with 4 training and 2 evaluation
+    images: ``toy('voc')`` returns the dataset root; keyword arguments go to the writer (``toy('coco', size=64)``)."""
+    import inspect
+
+    from mmpetl.datasets import TOY_DATASETS
+    roots = {}
+
+    def get(fmt, **overrides):
+        key = (fmt, tuple(sorted(overrides.items())))
+        if key not in roots:
+            make = TOY_DATASETS[fmt]
+            counts = [name for name in inspect.signature(make).parameters if name.startswith('num_')]
+            kwargs = {name: 4 if name in ('num_train', 'num_trainval') else 2 for name in counts}
+            root = str(tmp_path_factory.mktemp(f'toy_{fmt}'))
+            make(root, **{**kwargs, **overrides})
+            roots[key] = root + '/'
+        return roots[key]
+    return get
+
+
 def demo_cfg(data_root: str, work_dir: str):
     """The demo config pointed at ``data_root``."""
     from mmengine.config import Config

@@ -22,23 +22,6 @@ HST_CHANNELS = [32, 48, 64, 72]
 PALETTE = [(220, 20, 60), (0, 128, 0), (0, 0, 142)]
 
 
-@pytest.fixture(scope='module')
-def toy(tmp_path_factory):
-    """The toy datasets, written on first use: ``toy('voc')`` returns the dataset root."""
-    from mmpetl.datasets import TOY_DATASETS
-    roots = {}
-
-    def get(fmt):
-        if fmt not in roots:
-            root = str(tmp_path_factory.mktemp(f'toy_{fmt}'))
-            kwargs = dict(num_train=4, num_val=2) if fmt in ('coco', 'ade20k', 'imagenet') else \
-                dict(num_trainval=4, num_test=2)
-            TOY_DATASETS[fmt](root, **kwargs)
-            roots[fmt] = root + '/'
-        return roots[fmt]
-    return get
-
-
 def config(method, pattern):
     return Config.fromfile(osp.join(ROOT, 'configs', method.lower(), pattern.format(m=method.lower())))
 
