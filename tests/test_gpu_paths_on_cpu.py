@@ -408,6 +408,46 @@ def test_safetensors_load_with_a_gpu_style_map_location(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# The benchmark's CUDA decisions, with torch.cuda stubbed (its measurements on CUDA: tests/test_cuda.py)
+
+
+@pytest.fixture
+def two_gpus(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+
+
+def test_benchmark_device_check_with_two_gpus(two_gpus):
+    from mmpetl.benchmark.measure import check_device
+    assert check_device('cuda') == torch.device('cuda') and check_device('cuda:1') == torch.device('cuda:1')
+    with pytest.raises(ValueError, match=r"device 'cuda:2': there are 2 CUDA device\(s\), cuda:0 to cuda:1"):
+        check_device('cuda:2')
+
+
+def test_benchmark_refuses_a_detector_on_cuda_without_mmcv_cuda_ops(two_gpus, monkeypatch):
+    """A detector's RoIAlign/NMS need mmcv's CUDA ops: the check names the fix; the backbone alone needs none."""
+    import mmcv.ops
+
+    from mmpetl.benchmark.workloads import check_run
+    monkeypatch.setattr(mmcv.ops, 'get_compiling_cuda_version', lambda: 'not available')
+    with pytest.raises(ValueError, match='mmcv was built without its CUDA ops.*MMPETL_CUDA=1'):
+        check_run(DEMO_CONFIG, ['Mona'], device='cuda')
+    check_run(DEMO_CONFIG, ['Mona'], parts=('backbone', ), device='cuda')
+    monkeypatch.setattr(mmcv.ops, 'get_compiling_cuda_version', lambda: '13.0')
+    check_run(DEMO_CONFIG, ['Mona'], device='cuda')
+
+
+def test_benchmark_cuda_peak_synchronises_and_resets_around_the_step(monkeypatch):
+    from mmpetl.benchmark.measure import cuda_peak
+    calls = []
+    monkeypatch.setattr(torch.cuda, 'synchronize', lambda device=None: calls.append('sync'))
+    monkeypatch.setattr(torch.cuda, 'reset_peak_memory_stats', lambda device=None: calls.append('reset'))
+    monkeypatch.setattr(torch.cuda, 'max_memory_allocated', lambda device=None: 1000)
+    peak = cuda_peak(lambda: calls.append('step'), torch.device('cuda:0'), baseline=300)
+    assert peak == 700 and calls == ['sync', 'reset', 'step', 'sync']
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # The acceptance run's tools (docs/gpu.md; its whole plumbing runs with --device cpu --quick, minutes: not here)
 
 
