@@ -140,7 +140,7 @@ build_mmcv_wheel() {
     [ -n "$target" ] && "$target" -c 'pass' 2>/dev/null || fail "--build-mmcv: no Python $PYVER here (set TARGET_PYTHON)"
     command -v nvcc >/dev/null 2>&1 || fail "--build-mmcv: no nvcc on the PATH"
     work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT  # (this function runs in a subshell: $(build_mmcv_wheel)) the venv is 1.4 GB
+    trap 'rm -rf "${work:-}"' EXIT  # (this function runs in a subshell: $(build_mmcv_wheel)) the venv is 1.4 GB
     venv=$work/venv
     step "--build-mmcv: a Python $PYVER venv with torch $TORCH_VERSION (log: $LOG)" >&2
     "$target" -m venv "$venv" >>"$LOG" 2>&1 || fail "--build-mmcv: venv"
