@@ -1,0 +1,7 @@
+# E3VA on Swin-L, classification, VOC2007 (single-label), 4 GPUs x 4 images, 100 epochs. The reference
+# has no E3VA classification config: this follows the recipe of its baselines on the dataset,
+# Leiyi-Hu/mona:Swin-Transformer-Classification/mona_configs/swin-l_voc/swin-large_4xb8_voc.py
+# (its settings: the base below).
+_base_ = '../_base_/swin-l_4xb4-100e_voc2007.py'
+
+model = dict(backbone=dict(method=dict(type='E3VA')))

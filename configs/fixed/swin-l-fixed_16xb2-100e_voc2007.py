@@ -1,4 +1,0 @@
-# The fixed (frozen) backbone on Swin-L, multi-label classification, VOC2007 (the reference recipe: the base below).
-_base_ = '../_base_/swin-l_16xb2-100e_voc2007.py'
-
-model = dict(backbone=dict(method=dict(type='Fixed')))

@@ -1,4 +1,0 @@
-# LoRA on Swin-L, classification, Oxford-IIIT Pets (the reference recipe: the base below).
-_base_ = '../_base_/swin-l_16xb2-100e_oxford-pets.py'
-
-model = dict(backbone=dict(method=dict(type='LoRA', rank=64, alpha=1.0)))

@@ -1,0 +1,7 @@
+# LoRand on Swin-L, classification, Flowers-102, 4 GPUs x 4 images, 100 epochs. The reference
+# has no LoRand classification config: this follows the recipe of its baselines on the dataset,
+# Leiyi-Hu/mona:Swin-Transformer-Classification/mona_configs/swin-l_oxford-flower/swin-large_4xb8_oxford_flower.py
+# (its settings: the base below).
+_base_ = '../_base_/swin-l_4xb4-100e_flowers102.py'
+
+model = dict(backbone=dict(method=dict(type='LoRand', subspaces=4, rank=8)))

@@ -1,0 +1,8 @@
+# Mona on Swin-L, classification, VOC2007 (single-label), 4 GPUs x 4 images, 100 epochs: the reference
+# Leiyi-Hu/mona:Swin-Transformer-Classification/mona_configs/swin-l_voc/swin-large_4xb8_voc_mona.py
+# (its settings: the base below).
+# On VOC the reference keeps the shared lr (5e-4 * 16 / 512) for Mona too: it doubles it on
+# Flowers and Pets only.
+_base_ = '../_base_/swin-l_4xb4-100e_voc2007.py'
+
+model = dict(backbone=dict(method=dict(type='Mona', bottleneck=64, dropout=0.1)))
