@@ -92,7 +92,11 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=20),
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=20, end=max_iters),
 ]
-optim_wrapper = dict(optimizer=dict(lr=5e-4), clip_grad=dict(max_norm=10.0))
+# float32 with a plain OptimWrapper: a toy run at CPU scale (the tests build it with Runner.from_cfg), not the COCO
+# recipe's mixed precision
+optim_wrapper = dict(_delete_=True, type='OptimWrapper', constructor=_base_.optim_wrapper.constructor,
+                     optimizer=dict(_base_.optim_wrapper.optimizer, lr=5e-4),
+                     paramwise_cfg=_base_.optim_wrapper.paramwise_cfg, clip_grad=dict(max_norm=10.0))
 default_hooks = dict(
     logger=dict(interval=25),
     checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=2))

@@ -1,5 +1,0 @@
-# LoRand on Swin-B, Cascade Mask R-CNN + FPN, COCO 3x (the reference recipe: the base below).
-# Paper-reported (V-PETL Bench, not reproduced here): 1.20 M / 51.0 / 43.9 (params / box AP / mask AP).
-_base_ = '../_base_/cascade-mask-rcnn_swin-b_fpn_4conv1fc-giou_ms-crop-3x_coco.py'
-
-model = dict(backbone=dict(method=dict(type='LoRand', subspaces=4, rank=8)))

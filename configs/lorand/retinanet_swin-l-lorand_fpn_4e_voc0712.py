@@ -1,5 +1,0 @@
-# LoRand on Swin-L, RetinaNet + FPN, Pascal VOC0712 (the reference recipe: the base below).
-# Paper-reported (V-PETL Bench, not reproduced here): 86.8 box AP.
-_base_ = '../_base_/retinanet_swin-l_fpn_4e_voc0712.py'
-
-model = dict(backbone=dict(method=dict(type='LoRand', subspaces=4, rank=8)))
