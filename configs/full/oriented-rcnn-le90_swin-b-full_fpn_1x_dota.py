@@ -1,4 +1,9 @@
-# Full fine-tuning on Swin-B, Oriented R-CNN (le90) + FPN, DOTA-v1.0 1x, through mmrotate (the reference recipe: the base below).
+# Full fine-tuning on Swin-B, Oriented R-CNN (le90) + FPN, DOTA-v1.0 1x, through mmrotate 1.x.
+# Follows, for the Oriented R-CNN PEFT recipe (mmdet's SwinTransformer, all of it trained):
+#   VisionXLab/STAR-MMRotate:configs/oriented_rcnn/oriented_rcnn_swin-b_fpn_1x_star_le90.py
+# and, for the DOTA settings:
+#   VisionXLab/STAR-MMRotate:configs/h2rbox_v2p/peft/h2rbox_v2p_swin-b_fpn_1x_dota_le90.py
+# Every setting is set in the base (see its header).
 _base_ = '../_base_/oriented-rcnn-le90_swin-b_fpn_1x_dota.py'
 
 model = dict(backbone=dict(method=dict(type='Full')))

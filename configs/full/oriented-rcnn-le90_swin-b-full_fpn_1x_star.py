@@ -1,4 +1,7 @@
-# Full fine-tuning on Swin-B, Oriented R-CNN (le90) + FPN, STAR 1x, through mmrotate (STAR-MMRotate's recipe: the base below).
+# Full fine-tuning on Swin-B, Oriented R-CNN (le90) + FPN, STAR 1x, through mmrotate 1.x.
+# Follows (mmdet's SwinTransformer, all of it trained):
+#   VisionXLab/STAR-MMRotate:configs/oriented_rcnn/oriented_rcnn_swin-b_fpn_1x_star_le90.py
+# whose training settings are those of every _init config, set in the base (see its header).
 _base_ = '../_base_/oriented-rcnn-le90_swin-b_fpn_1x_star.py'
 
 model = dict(backbone=dict(method=dict(type='Full')))
