@@ -2,9 +2,8 @@
 # mmseg's own ViT-B UperNet config (vit_vit-b16_mln: the outputs of blocks 3, 6, 9 and 12 through mmseg's
 # MultiLevelNeck, resized x4 / x2 / x1 / x0.5 to strides 4 / 8 / 16 / 32 at 768 channels; the auxiliary FCN head on the
 # stride-32 map; AdamW lr 6e-5 wd 0.01, no weight decay on pos_embed, cls_token and norms, poly with power 1,
-# 1500-iteration warm-up) with the backbone wrapped. A PETL config inherits this file, sets `model.backbone.method`
-# and raises the lr to 3e-4 (mmpetl's setting for the PETL methods on ADE20K, from the Mona reference; full
-# fine-tuning keeps 6e-5), as on Swin-L.
+# 1500-iteration warm-up) with the backbone wrapped. A PETL config inherits this file and sets `model.backbone.method`;
+# as on Swin-L (the Mona reference), Mona raises the lr to 3e-4 and every other method keeps 6e-5.
 # The ViT is mmpretrain's (./models/vit-b16.py), not mmseg's: it has the fused qkv Linear that LoRA needs, so every
 # method runs on the same backbone. out_type='featmap' gives (B, 768, 32, 32) maps at 512x512, without the cls token;
 # final_norm=True (the snippet's default) keeps the checkpoint's final LayerNorm, which normalises block 12's map, as

@@ -7,6 +7,6 @@ _base_ = '../_base_/upernet_vit-b-hst_8xb2-160k_ade20k-512x512.py'
 # GPU: synchronised across GPUs (mmengine reverts it to BN when training on one GPU without a distributed launcher).
 model = dict(backbone=dict(
     method=dict(type='HST', drop_path_rate=0.1, stem_norm_cfg=dict(type='SyncBN', requires_grad=True))))
-# PETL methods train with lr 3e-4 on ADE20K (mmpetl's setting, from the Mona reference; full fine-tuning keeps 6e-5).
-# HST's own segmentation settings are not public.
+# HST's own segmentation settings are not public. Its side network starts from scratch (like Mona's adapters, which
+# the Mona reference trains at 3e-4 on ADE20K), so it takes Mona's lr 3e-4 rather than the 6e-5 of the other methods.
 optim_wrapper = dict(optimizer=dict(lr=3e-4))

@@ -4,5 +4,4 @@
 _base_ = '../_base_/upernet_vit-b_mln_8xb2-160k_ade20k-512x512.py'
 
 model = dict(backbone=dict(method=dict(type='LNTune')))
-# PETL methods train with lr 3e-4 on ADE20K (the Mona reference; full fine-tuning keeps 6e-5).
-optim_wrapper = dict(optimizer=dict(lr=3e-4))
+# lr 6e-5 (the base's), as every method but Mona on Swin-L (the Mona reference raises the lr for Mona only).
