@@ -6,7 +6,7 @@
 # MMPETL_CACHE (built mmcv wheels, default ~/.cache/mmpetl), MAX_JOBS (mmcv build jobs, default nproc),
 # MMPETL_CUDA (mmcv's CUDA ops: auto, the default, builds them when torch is a CUDA build and sees a GPU; 1 whenever
 # torch is a CUDA build and nvcc exists, GPU or not, as on a cluster's login node; 0 never),
-# TORCH_CUDA_ARCH_LIST (GPU architectures of a CUDA build; default: the visible GPU's, else DEFAULT_CUDA_ARCHS below
+# TORCH_CUDA_ARCH_LIST (GPU architectures of a CUDA build; default: the visible GPU's, else tools/build_mmcv.sh's list
 # as far as nvcc knows them), CUDA_HOME (the toolkit; default: found from nvcc, even through a wrapper script).
 set -euo pipefail
 
@@ -28,9 +28,9 @@ fail() {
 pin() { sed -nE "s/^$1==([^ ]+).*/\1/p" "$PINS" | head -n 1; }
 pip_install() { "$VENV/bin/python" -m pip install --disable-pip-version-check "$@" >>"$LOG" 2>&1; }
 
-# The CUDA build of mmcv's ops. Data-centre GPUs people train on: Ampere (8.0, 8.6), Ada (8.9), Hopper (9.0),
-# Blackwell (10.0, 12.0); those this nvcc does not know are left out.
-DEFAULT_CUDA_ARCHS="8.0 8.6 8.9 9.0 10.0 12.0"
+# mmcv's build (finding the CUDA toolkit, the C++20 patch, the wheel): tools/build_mmcv.sh
+source "$ROOT/tools/build_mmcv.sh"
+# Whether to build mmcv's CUDA ops (MMPETL_CUDA); how to build them is tools/build_mmcv.sh's mmcv_cuda_env.
 want_cuda_ops() {
     local mode=${MMPETL_CUDA:-auto} torch_cuda
     case "$mode" in auto|1|0) ;; *) fail "MMPETL_CUDA" "MMPETL_CUDA=$mode is not valid: use auto (default), 1 or 0";; esac
@@ -44,50 +44,7 @@ want_cuda_ops() {
     [ -n "$torch_cuda" ] || fail "CUDA ops" "MMPETL_CUDA=1, but torch $TORCH is a CPU build: install a CUDA build of torch $TORCH into $VENV (the wheel for your toolkit's CUDA version, https://pytorch.org/get-started/previous-versions/), or use MMPETL_CUDA=0"
     command -v nvcc >/dev/null 2>&1 || fail "CUDA ops" "MMPETL_CUDA=1, but there is no nvcc on the PATH: load the CUDA $torch_cuda toolkit (module load cuda/$torch_cuda on a cluster) or put its bin/ on the PATH"
 }
-cuda_build_env() {
-    local torch_cuda nvcc_cuda probe top arch archs code known nvidia
-    torch_cuda=$("$VPY" -c 'import torch; print(torch.version.cuda)')
-    nvcc_cuda=$(nvcc --version | sed -nE 's/.*release ([0-9]+\.[0-9]+).*/\1/p')
-    [ "${nvcc_cuda%%.*}" = "${torch_cuda%%.*}" ] || fail "CUDA version" "nvcc ($(command -v nvcc)) is CUDA $nvcc_cuda, torch $TORCH was built for CUDA $torch_cuda: load a CUDA ${torch_cuda%%.*}.x toolkit, or install the torch $TORCH wheel built for CUDA ${nvcc_cuda%%.*}.x into $VENV"
-    # The toolkit itself: nvcc on the PATH may be a wrapper script or a symlink, from which torch's extension builder
-    # guesses a wrong CUDA_HOME (and misses the toolkit's headers); nvcc --dryrun names its real top folder.
-    if [ -z "${CUDA_HOME:-}" ]; then
-        probe=$(mktemp -d)
-        echo 'int main() { return 0; }' >"$probe/probe.cu"
-        top=$(nvcc --dryrun -c "$probe/probe.cu" -o "$probe/probe.o" 2>&1 | sed -nE 's/^#\$ TOP=(.*)$/\1/p' | head -n 1)
-        rm -rf "$probe"
-        CUDA_HOME=$(cd "${top:-$(dirname "$(readlink -f "$(command -v nvcc)")")/..}" 2>/dev/null && pwd -P || true)
-    fi
-    [ -f "${CUDA_HOME:-}/include/cuda_runtime_api.h" ] || fail "CUDA toolkit" "no include/cuda_runtime_api.h under CUDA_HOME=${CUDA_HOME:-?} (found from nvcc): set CUDA_HOME to the toolkit's folder"
-    export CUDA_HOME
-    # Headers a minimal toolkit lacks (cusparse.h, ...) but torch's pip nvidia packages carry: searched after the
-    # toolkit's own (torch's builder passes those with -I, which CPATH follows).
-    nvidia=$("$VPY" -c 'import glob, os, site; print(":".join(sorted(d for p in site.getsitepackages() for d in glob.glob(os.path.join(p, "nvidia", "*", "include")))))')
-    [ -n "$nvidia" ] && export CPATH=${CPATH:+$CPATH:}$nvidia
-    # The architectures: those given, else the visible GPU's, else the default list; each checked against this nvcc
-    known=" $(nvcc --list-gpu-arch 2>/dev/null | tr '\n' ' ') "
-    if [ -n "${TORCH_CUDA_ARCH_LIST:-}" ]; then
-        for arch in ${TORCH_CUDA_ARCH_LIST//;/ }; do
-            code=${arch%+PTX}
-            [[ "$known" == *" compute_${code//./} "* ]] || fail "CUDA architectures" "TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST: nvcc $nvcc_cuda does not know $arch (it knows:$known); give some of those, as 8.0;9.0, or unset it for the default"
-        done
-    else
-        archs=$("$VPY" -c 'import torch; print("%d.%d" % torch.cuda.get_device_capability() if torch.cuda.is_available() else "")')
-        for arch in ${archs:-$DEFAULT_CUDA_ARCHS}; do
-            if [[ "$known" == *" compute_${arch//./} "* ]]; then
-                TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:+$TORCH_CUDA_ARCH_LIST;}$arch
-            else
-                step "leaving out architecture $arch: nvcc $nvcc_cuda does not know compute_${arch//./}"
-            fi
-        done
-        [ -n "${TORCH_CUDA_ARCH_LIST:-}" ] || fail "CUDA architectures" "nvcc $nvcc_cuda knows none of ${archs:-$DEFAULT_CUDA_ARCHS} (it knows:$known); set TORCH_CUDA_ARCH_LIST to some of those"
-    fi
-    export TORCH_CUDA_ARCH_LIST FORCE_CUDA=1
-    DEVICE=cu${torch_cuda//./}-sm$(echo "$TORCH_CUDA_ARCH_LIST" | tr -d '.' | tr ';+' '_p')
-    step "CUDA ops: nvcc $nvcc_cuda, CUDA_HOME=$CUDA_HOME, architectures $TORCH_CUDA_ARCH_LIST"
-}
-
-fingerprint=$(cat "$PINS" "$ROOT/setup.py" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16)
+fingerprint=$(cat "$PINS" "$ROOT/setup.py" "${BASH_SOURCE[0]}" "$ROOT/tools/build_mmcv.sh" | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$fingerprint" ] \
     && "$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmseg, mmpretrain, mmpetl' >/dev/null 2>&1; then
     exit 0
@@ -131,29 +88,24 @@ MMCV=$(pin mmcv)
 if ! "$VPY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV'" >/dev/null 2>&1; then
     DEVICE=cpu
     if want_cuda_ops; then
-        cuda_build_env  # exports CUDA_HOME, CPATH, FORCE_CUDA, TORCH_CUDA_ARCH_LIST; sets DEVICE (cuXY-<archs>)
+        # exports CUDA_HOME, CPATH, FORCE_CUDA, TORCH_CUDA_ARCH_LIST (default: the visible GPU's, else
+        # MMCV_DEFAULT_CUDA_ARCHS as far as nvcc knows them)
+        mmcv_cuda_env "$VPY" || fail "$MMCV_ERROR_STEP" "$MMCV_ERROR"
+        DEVICE=$MMCV_CUDA_TAG
     fi
     PYTAG=$("$VPY" -c 'import sys; print(f"py{sys.version_info[0]}{sys.version_info[1]}")')
     WHEELS=$CACHE/wheels/mmcv-$MMCV-$PYTAG-torch$TORCH-$DEVICE
     wheel=$(ls "$WHEELS"/mmcv-*.whl 2>/dev/null | head -n 1 || true)
     if [ -z "$wheel" ]; then
-        command -v "${CXX:-g++}" >/dev/null 2>&1 || fail "mmcv build" "install a C++ compiler (Debian: apt-get install g++)"
         build=$(mktemp -d)
         step "downloading the mmcv $MMCV sdist"
         (cd "$build" && "$VPY" -m pip download --disable-pip-version-check --no-deps --no-binary :all: \
             --no-build-isolation "mmcv==$MMCV" -d . >>"$LOG" 2>&1) || fail "mmcv download" "check that PyPI is reachable"
-        tar -xzf "$build/mmcv-$MMCV.tar.gz" -C "$build"
-        # torch >= 2.5's headers need C++20; mmcv 2.1.0 hard-codes -std=c++14/17.
-        sed -i -e 's/-std=c++14/-std=c++20/g' -e 's/-std=c++17/-std=c++20/g' "$build/mmcv-$MMCV/setup.py"
         [ "$DEVICE" = cpu ] && took="~11 min on 2 cores" || took="~40 min on 2 cores for one architecture"
         step "building mmcv $MMCV with ops for $PYTAG torch $TORCH $DEVICE (once; $took); log: $LOG"
-        MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "$VPY" -m pip wheel --disable-pip-version-check --no-deps \
-            --no-build-isolation -w "$build/dist" "$build/mmcv-$MMCV" >>"$LOG" 2>&1 \
-            || fail "mmcv build" "read the log above; the compiler must accept -std=c++20 (gcc >= 10)"
-        mkdir -p "$WHEELS"
-        cp "$build"/dist/mmcv-*.whl "$WHEELS/"
+        mmcv_build_wheel "$VPY" "$build/mmcv-$MMCV.tar.gz" "$WHEELS" >>"$LOG" 2>&1 || fail "$MMCV_ERROR_STEP" "$MMCV_ERROR"
         rm -rf "$build"
-        wheel=$(ls "$WHEELS"/mmcv-*.whl | head -n 1)
+        wheel=$MMCV_WHEEL
     fi
     step "installing $(basename "$wheel")"
     pip_install -c "$CONSTRAINTS" "$wheel" || fail "mmcv install" "remove $WHEELS and run again to rebuild it"

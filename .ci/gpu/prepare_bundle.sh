@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Prepare the folder that travels to a GPU machine without network, for tools/gpu_acceptance.py (docs/gpu.md).
+# Prepare the folder that travels to a GPU machine without network, for .ci/gpu/acceptance.py (docs/gpu.md).
 #
-# usage: bash tools/prepare_gpu_bundle.sh [--out DIR] [--python-version X.Y] [--mmcv-wheel FILE] [--check-only]
+# usage: bash .ci/gpu/prepare_bundle.sh [--out DIR] [--python-version X.Y] [--mmcv-wheel FILE] [--check-only]
 #
 # The GPU machine brings its own Python and a CUDA build of torch (the H200 machines seen here: Python 3.12, torch
 # 2.11.0+cu130, CUDA 13.0's nvcc, numpy, scipy, matplotlib, opencv-python-headless, pytest, ...); the torch wheel
 # itself (GBs) cannot travel within the 64 MiB that a device call carries. This folder holds what that machine
 # lacks: the OpenMMLab 2.x wheels pinned in requirements/pins.txt and their pure-Python needs, built for that Python
-# (manylinux x86_64, downloaded here with pip), and the mmcv 2.1.0 sdist, which gpu_acceptance.py builds there with
+# (manylinux x86_64, downloaded here with pip), and the mmcv 2.1.0 sdist, which acceptance.py builds there with
 # its CUDA ops against the machine's own torch (no prebuilt mmcv wheel loads under another torch or Python).
 #
-#   --out DIR             the folder (default: <repo>/.gpu_bundle; inside the repository it is added to
-#                         .git/info/exclude, so that it travels only as a carried path)
+#   --out DIR             the folder (default: <repo>/.ci/gpu/bundle, which .gitignore leaves out, so that it
+#                         travels only as a carried path; another folder inside the repository is added to
+#                         .git/info/exclude)
 #   --python-version X.Y  the GPU machine's Python (default 3.12)
 #   --build-mmcv          also build mmcv 2.1.0 with its CUDA ops here, for that Python and --torch, strip its
 #                         library (108 MB -> 24 MB; the wheel about 6 MB) and carry the wheel: the GPU machine then
@@ -28,9 +29,9 @@
 # ~/.cache/mmpetl). Needs PyPI (pip download).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PINS=$ROOT/requirements/pins.txt
-OUT=$ROOT/.gpu_bundle
+OUT=$ROOT/.ci/gpu/bundle
 PYVER=3.12
 MMCV_WHEEL=
 CHECK_ONLY=0
@@ -40,6 +41,9 @@ ARCH=9.0
 CACHE=${MMPETL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmpetl}
 PYTHON=${PYTHON:-python3}
 CARRY_LIMIT=$((64 * 1024 * 1024))
+
+# mmcv_cuda_env, mmcv_build_wheel: the build of mmcv that tools/setup_env.sh also uses
+source "$ROOT/tools/build_mmcv.sh"
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; }
 fail() { echo "[bundle] FAILED: $*" >&2; exit 1; }
@@ -128,7 +132,7 @@ EOF
 # mmcv 2.1.0 with its CUDA ops for the GPU machine's Python and torch, built here in a throwaway venv, its library
 # stripped (symbols only: the code is the same), the wheel cached: prints the wheel's path.
 build_mmcv_wheel() {
-    local key dir wheel target venv work nvcc_cuda torch_cuda nvidia site top probe
+    local key dir wheel target venv work nvidia site
     key=mmcv-$(pin mmcv | tr -d '=')-py${PYVER/./}-torch$TORCH_VERSION-sm$(echo "$ARCH" | tr -d '.' | tr ';+' '_p')-stripped
     dir=$CACHE/wheels/$key
     wheel=$(ls "$dir"/mmcv-*.whl 2>/dev/null | head -n 1 || true)
@@ -162,25 +166,12 @@ build_mmcv_wheel() {
         "$venv/bin/python" -m pip install --disable-pip-version-check "torch==$TORCH_VERSION" >>"$LOG" 2>&1 \
             || fail "--build-mmcv: torch's nvidia packages (see $LOG)"
     fi
-    torch_cuda=$("$venv/bin/python" -c 'import torch; print(torch.version.cuda or "")')
-    nvcc_cuda=$(nvcc --version | sed -nE 's/.*release ([0-9]+\.[0-9]+).*/\1/p')
-    [ -n "$torch_cuda" ] || fail "--build-mmcv: torch $TORCH_VERSION from PyPI is a CPU build"
-    [ "${nvcc_cuda%%.*}" = "${torch_cuda%%.*}" ] || fail "--build-mmcv: nvcc is CUDA $nvcc_cuda, torch $TORCH_VERSION CUDA $torch_cuda"
-    if [ -z "${CUDA_HOME:-}" ]; then  # the toolkit itself, also when nvcc on the PATH is a wrapper (setup_env.sh)
-        probe=$(mktemp -d)
-        echo 'int main() { return 0; }' >"$probe/probe.cu"
-        top=$(nvcc --dryrun -c "$probe/probe.cu" -o "$probe/probe.o" 2>&1 | sed -nE 's/^#\$ TOP=(.*)$/\1/p' | head -n 1)
-        rm -rf "$probe"
-        CUDA_HOME=$(cd "${top:-$(dirname "$(readlink -f "$(command -v nvcc)")")/..}" && pwd -P)
-    fi
-    [ -f "$CUDA_HOME/include/cuda_runtime_api.h" ] || fail "--build-mmcv: no CUDA toolkit at CUDA_HOME=$CUDA_HOME"
-    tar -xzf "$OUT"/sdist/mmcv-*.tar.gz -C "$work"
-    sed -i -e 's/-std=c++14/-std=c++20/g' -e 's/-std=c++17/-std=c++20/g' "$work"/mmcv-*/setup.py
-    step "--build-mmcv: building mmcv for CPython $PYVER, torch $TORCH_VERSION (CUDA $torch_cuda), architectures $ARCH (about 40 min on 2 cores)" >&2
-    CUDA_HOME=$CUDA_HOME FORCE_CUDA=1 MMCV_WITH_OPS=1 TORCH_CUDA_ARCH_LIST=$ARCH MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-        CPATH=${CPATH:+$CPATH:}$(ls -d "$site"/nvidia/*/include | tr '\n' ':') \
-        "$venv/bin/python" -m pip wheel --disable-pip-version-check --no-deps --no-build-isolation -w "$work/dist" \
-        "$work"/mmcv-*/ >>"$LOG" 2>&1 || fail "--build-mmcv: the build (see $LOG)"
+    # the toolkit found from nvcc, torch's nvidia headers (the linked ones) on CPATH, the architectures checked
+    export TORCH_CUDA_ARCH_LIST=$ARCH
+    mmcv_cuda_env "$venv/bin/python" || fail "--build-mmcv: $MMCV_ERROR"
+    step "--build-mmcv: building mmcv for CPython $PYVER, torch $TORCH_VERSION, architectures $ARCH (about 40 min on 2 cores)" >&2
+    mmcv_build_wheel "$venv/bin/python" "$(ls "$OUT"/sdist/mmcv-*.tar.gz | head -n 1)" "$work/dist" >>"$LOG" 2>&1 \
+        || fail "--build-mmcv: $MMCV_ERROR (see $LOG)"
     "$venv/bin/python" -m wheel unpack -d "$work/unpacked" "$work"/dist/mmcv-*.whl >>"$LOG" 2>&1
     strip --strip-unneeded "$work"/unpacked/mmcv-*/mmcv/_ext*.so
     # the stripped library loads under this torch and was compiled with its CUDA (no mmcv import: no mmengine needed)
@@ -248,7 +239,7 @@ if [ -n "$MMCV_WHEEL" ]; then
 fi
 
 {
-    echo "# made by tools/prepare_gpu_bundle.sh on $(date -u +%Y-%m-%dT%H:%MZ), $(uname -m)"
+    echo "# made by .ci/gpu/prepare_bundle.sh on $(date -u +%Y-%m-%dT%H:%MZ), $(uname -m)"
     echo "target: CPython $PYVER, manylinux x86_64; the GPU machine's own torch (expected: a CUDA build, e.g. 2.11.0+cu130)"
     echo "device_has: $(echo $DEVICE_HAS)"
     (cd "$OUT" && find wheels sdist -type f | sort | while read -r f; do
@@ -269,4 +260,4 @@ case "$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")" in
         fi;;
 esac
 check_bundle
-step "ready: $OUT ($(ls "$OUT/wheels" | wc -l) wheels, $(ls "$OUT/sdist")); on the GPU machine: python3 tools/gpu_acceptance.py --bundle ${OUT#"$ROOT"/}"
+step "ready: $OUT ($(ls "$OUT/wheels" | wc -l) wheels, $(ls "$OUT/sdist")); on the GPU machine: python3 .ci/gpu/acceptance.py --bundle ${OUT#"$ROOT"/}"

@@ -9,7 +9,7 @@ subprocess, with its own timeout and log; a failed step is recorded and the run 
     environment  GPU, driver, Python, torch, nvcc, the bundle's manifest              -> environment.txt
     install      the bundle's wheels into --site (pip --no-index --no-deps --target)
     mmcv         mmcv 2.1.0 with its CUDA ops: already importable, a carried wheel that loads, or built here from the
-                 carried sdist (FORCE_CUDA=1, the GPU's architecture, the toolkit found from nvcc, C++20)
+                 carried sdist by tools/build_mmcv.sh (the toolkit found from nvcc, the GPU's architecture, C++20)
     imports      mmcv.ops, mmdet, mmseg, mmpretrain, mmpetl import; CUDA version mmcv was compiled with
   run (within --budget-s, 480 s by default; each step's timeout is cut to what is left):
     test_cuda    pytest tests/test_cuda.py                                            -> logs/test_cuda.log
@@ -24,11 +24,11 @@ subprocess, with its own timeout and log; a failed step is recorded and the run 
 leaves out --amp: mmengine 0.10.7's AmpOptimWrapper needs a GPU).
 
 Examples:
-    python3 tools/gpu_acceptance.py --bundle .gpu_bundle                     # on the GPU machine: setup, then run
-    python3 tools/gpu_acceptance.py --bundle .gpu_bundle --setup-only        # two device calls: setup first,
-    python3 tools/gpu_acceptance.py --bundle .gpu_bundle --skip-setup --archive $OUT/gpu_acceptance.tar.gz   # run
-    .venv/bin/python tools/gpu_acceptance.py --device cpu --quick --bundle /tmp/bundle311   # plumbing, here
-    python3 tools/gpu_acceptance.py --dry-run                                # the plan and the CUDA build settings
+    python3 .ci/gpu/acceptance.py                           # on the GPU machine (carrying .ci/gpu/bundle): setup, run
+    python3 .ci/gpu/acceptance.py --setup-only              # two device calls: setup first,
+    python3 .ci/gpu/acceptance.py --skip-setup --archive $OUT/gpu_acceptance.tar.gz         # then the run
+    .venv/bin/python .ci/gpu/acceptance.py --device cpu --quick --bundle /tmp/bundle311     # plumbing, here
+    python3 .ci/gpu/acceptance.py --dry-run                 # the plan and the CUDA build settings
 """
 import argparse
 import glob
@@ -45,11 +45,14 @@ import sys
 import tarfile
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))  # .ci/gpu/acceptance.py
+BUILD_MMCV = osp.join(ROOT, 'tools/build_mmcv.sh')
 BENCH_CONFIG = 'configs/_base_/cascade-mask-rcnn_swin-b_fpn_4conv1fc-giou_ms-crop-3x_coco.py'
 DEMO_CONFIG = 'configs/demo/cascade-mask-rcnn_swin-mini-mona_fpn_toy-coco.py'  # also --quick's benchmark config
 METHODS = ['Full', 'Fixed', 'Mona', 'Mona:fused=False', 'E3VA']
 MMCV_VERSION = '2.1.0'
+#: The architecture of mmcv's CUDA build when no GPU is visible (a --dry-run here): the H200's.
+FALLBACK_ARCH = '9.0'
 SETUP_STEPS = ['environment', 'install', 'mmcv', 'imports']
 RUN_STEPS = ['test_cuda', 'benchmark', 'train_amp', 'mona_micro']
 #: The CPU demo's figures (README, `make demo`: 80 iterations, float32, 8 toy val images), for comparison.
@@ -58,8 +61,8 @@ CPU_DEMO = {'coco/bbox_mAP': 0.328, 'coco/segm_mAP': 0.439}
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--bundle', default=osp.join(ROOT, '.gpu_bundle'),
-                        help='the carried folder made by tools/prepare_gpu_bundle.sh (default .gpu_bundle)')
+    parser.add_argument('--bundle', default=osp.join(ROOT, '.ci/gpu/bundle'),
+                        help='the carried folder made by .ci/gpu/prepare_bundle.sh (default .ci/gpu/bundle)')
     parser.add_argument('--results', default=osp.join(ROOT, 'work_dirs/gpu_acceptance'),
                         help='the results folder (default work_dirs/gpu_acceptance; emptied first)')
     parser.add_argument('--archive', help='write the results folder as this .tar.gz too (default <results>.tar.gz)')
@@ -235,7 +238,7 @@ class Acceptance:
         wheels = [w for w in self.bundle_wheels() if not osp.basename(w).startswith('mmcv-')]
         if not wheels:
             return self.record('install', 'failed', note=f'no wheels in {self.args.bundle}/wheels: run '
-                               'tools/prepare_gpu_bundle.sh and carry its folder')
+                               '.ci/gpu/prepare_bundle.sh and carry its folder')
         os.makedirs(self.args.site, exist_ok=True)
         cmd = self.python('-m', 'pip', 'install', '--disable-pip-version-check', '--no-index', '--no-deps',
                           '--no-compile', '--no-cache-dir', '--upgrade', '--target', self.args.site, *wheels)
@@ -256,49 +259,19 @@ class Acceptance:
             return False, 'mmcv without CUDA ops'
         return True, f'mmcv {version}, ops compiled with CUDA {cuda}'
 
-    def cuda_build_env(self, log=None):
-        """The environment of mmcv's CUDA build, as tools/setup_env.sh sets it: the toolkit found from nvcc (even a
-        wrapper script), torch's pip nvidia headers after it, the architectures of the visible GPU (else 9.0, the
-        H200's), nvcc's CUDA major checked against torch's. Returns (env additions, problem or None)."""
-        env = {}
-        nvcc = shutil.which('nvcc') or (osp.join(os.environ['CUDA_HOME'], 'bin', 'nvcc')
-                                        if os.environ.get('CUDA_HOME') else None)
-        if not nvcc or not osp.exists(nvcc):
-            return env, 'no nvcc on the PATH (and no CUDA_HOME): the CUDA ops cannot be built'
-        version = subprocess.run([nvcc, '--version'], capture_output=True, text=True).stdout
-        nvcc_cuda = (re.findall(r'release (\d+\.\d+)', version) or ['?'])[0]
-        ok, facts = self.probe('import glob, os, site, torch\n'
-                               'print(torch.version.cuda or "")\n'
-                               'print("%d.%d" % torch.cuda.get_device_capability() if torch.cuda.is_available() '
-                               'else "")\n'
-                               'print(os.pathsep.join(sorted({d for p in site.getsitepackages() + '
-                               '[os.path.dirname(os.path.dirname(torch.__file__))] '
-                               'for d in glob.glob(os.path.join(p, "nvidia", "*", "include"))})))')
-        if not ok:
-            return env, f'torch does not import: {facts}'
-        torch_cuda, capability, nvidia = (facts.splitlines() + ['', '', ''])[:3]
-        if not torch_cuda:
-            return env, 'torch is a CPU build: the CUDA ops need a CUDA build of torch'
-        if nvcc_cuda.split('.')[0] != torch_cuda.split('.')[0]:
-            return env, f'nvcc is CUDA {nvcc_cuda}, torch was built for CUDA {torch_cuda}: the majors must match'
-        cuda_home = os.environ.get('CUDA_HOME')
-        if not cuda_home:
-            probe_dir = osp.join(self.work, 'nvcc_probe')
-            os.makedirs(probe_dir, exist_ok=True)
-            with open(osp.join(probe_dir, 'probe.cu'), 'w') as f:
-                f.write('int main() { return 0; }\n')
-            dry = subprocess.run([nvcc, '--dryrun', '-c', osp.join(probe_dir, 'probe.cu'), '-o',
-                                  osp.join(probe_dir, 'probe.o')], capture_output=True, text=True)
-            top = re.findall(r'^#\$ TOP=(.*)$', dry.stdout + dry.stderr, flags=re.M)
-            cuda_home = osp.realpath(top[0] if top else osp.join(osp.dirname(osp.realpath(nvcc)), '..'))
-        if not osp.exists(osp.join(cuda_home, 'include', 'cuda_runtime_api.h')):
-            return env, f'no include/cuda_runtime_api.h under CUDA_HOME={cuda_home}: set CUDA_HOME to the toolkit'
-        env['CUDA_HOME'] = cuda_home
-        if nvidia:
-            env['CPATH'] = os.pathsep.join(p for p in (os.environ.get('CPATH'), nvidia) if p)
-        env['TORCH_CUDA_ARCH_LIST'] = os.environ.get('TORCH_CUDA_ARCH_LIST') or capability or '9.0'
-        env['FORCE_CUDA'] = '1'
-        return env, None
+    def cuda_build_env(self):
+        """The settings of mmcv's CUDA build, from tools/build_mmcv.sh (as tools/setup_env.sh builds it): the toolkit
+        found from nvcc (even a wrapper script), torch's pip nvidia headers on CPATH, the architectures of the visible
+        GPU (else 9.0, the H200's), nvcc's CUDA major checked against torch's. Returns (env additions, problem or
+        None)."""
+        cmd = ['bash', BUILD_MMCV, '--python', self.args.python, '--cuda', '--archs', FALLBACK_ARCH, '--print-env']
+        try:
+            out = subprocess.run(cmd, env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=180)
+        except subprocess.TimeoutExpired:
+            return {}, 'tools/build_mmcv.sh --print-env did not answer within 180 s'
+        if out.returncode != 0:
+            return {}, (out.stderr.strip().splitlines() or ['tools/build_mmcv.sh failed'])[-1]
+        return dict(line.split('=', 1) for line in out.stdout.splitlines() if '=' in line), None
 
     def step_mmcv(self):
         start = time.time()
@@ -321,32 +294,20 @@ class Acceptance:
         if not sdists:
             return self.record('mmcv', 'failed', time.time() - start,
                                note=f'{what}; and no sdist/mmcv-{MMCV_VERSION}.tar.gz in the bundle to build from')
-        env = dict(self.env, MMCV_WITH_OPS='1', MAX_JOBS=os.environ.get('MAX_JOBS', str(os.cpu_count() or 2)))
+        # the build's temporary folder under the work folder, which the run removes even when a timeout ends it
+        env, settings, cuda = dict(self.env, TMPDIR=self.work), {}, []
         if self.cuda:
-            extra, problem = self.cuda_build_env()
+            settings, problem = self.cuda_build_env()
             if problem:
                 return self.record('mmcv', 'failed', time.time() - start, note=problem)
-            env.update(extra)
-        source = osp.join(self.work, 'mmcv-build')
-        shutil.rmtree(source, ignore_errors=True)
-        os.makedirs(source)
-        with tarfile.open(sdists[0]) as tar:
-            tar.extractall(source, filter='data') if hasattr(tarfile, 'data_filter') else tar.extractall(source)
-        src = osp.join(source, f'mmcv-{MMCV_VERSION}')
-        setup_py = osp.join(src, 'setup.py')
-        with open(setup_py) as f:
-            text = f.read()
-        with open(setup_py, 'w') as f:  # torch >= 2.5's headers need C++20; mmcv 2.1.0 hard-codes c++14/17
-            f.write(text.replace('-std=c++14', '-std=c++20').replace('-std=c++17', '-std=c++20'))
-        shutil.rmtree(built_dir, ignore_errors=True)
+            env.update(settings)
+            cuda = ['--cuda', '--archs', FALLBACK_ARCH]
         with open(osp.join(self.logs, 'mmcv.log'), 'a') as log:
-            log.write('[acceptance] build settings: ' + json.dumps(
-                {k: env[k] for k in ('MMCV_WITH_OPS', 'MAX_JOBS', 'FORCE_CUDA', 'CUDA_HOME', 'CPATH',
-                                     'TORCH_CUDA_ARCH_LIST') if k in env}) + '\n')
+            log.write(f'[acceptance] build settings: {json.dumps(settings) if self.cuda else "CPU ops"}\n')
+        shutil.rmtree(built_dir, ignore_errors=True)
         timeout = 570 if self.cuda else 1500
-        rc, _ = self.execute('mmcv', self.python('-m', 'pip', 'wheel', '--disable-pip-version-check', '--no-index',
-                                                 '--no-deps', '--no-build-isolation', '-w', built_dir, src),
-                             timeout, env=env)
+        rc, _ = self.execute('mmcv', ['bash', BUILD_MMCV, '--python', self.args.python, *cuda, '--sdist', sdists[0],
+                                      '--out', built_dir], timeout, env=env)
         wheels = sorted(glob.glob(osp.join(built_dir, 'mmcv-*.whl')))
         if rc != 0 or not wheels:
             return self.record('mmcv', 'failed' if rc else 'timeout', time.time() - start, timeout,
@@ -358,7 +319,7 @@ class Acceptance:
         size = osp.getsize(wheels[0]) / 2**20
         return self.record('mmcv', 'ok' if ready else 'failed', time.time() - start, timeout,
                            note=f'built from the sdist ({size:.1f} MiB wheel, '
-                           f'{env.get("TORCH_CUDA_ARCH_LIST", "cpu")}): {what}', build_seconds=time.time() - start)
+                           f'{settings.get("TORCH_CUDA_ARCH_LIST", "cpu")}): {what}', build_seconds=time.time() - start)
 
     def step_imports(self):
         code = ('import mmcv, mmcv.ops, mmengine, mmdet, mmdet.models, mmseg, mmseg.models, mmpretrain, '
@@ -527,7 +488,6 @@ default_hooks = dict(checkpoint=dict(interval=max_iters), logger=dict(interval={
         ready, what = self.mmcv_ready()
         print(f'[acceptance] mmcv now: {"ready" if ready else "to install or build"} ({what})')
         if self.cuda and not ready:
-            os.makedirs(self.work, exist_ok=True)
             extra, problem = self.cuda_build_env()
             print(f'[acceptance] mmcv CUDA build settings: {json.dumps(extra)}' if not problem else
                   f'[acceptance] mmcv CUDA build: cannot build here: {problem}')
