@@ -1,13 +1,12 @@
 """mmpetl: parameter-efficient transfer learning for OpenMMLab 2.x backbones.
 
-Importing mmpetl is light: it registers nothing from mmdet, mmseg, mmpretrain or mmrotate (their imports are slow and
-run version asserts). Configs reach mmpetl's modules as ``type='mmpetl.<Name>'``; see :mod:`mmpetl.registry`.
+Importing mmpetl changes nothing outside mmpetl: its modules are registered in mmpetl's registries
+(:mod:`mmpetl.registry`, children of mmengine's), which configs reach as ``type='mmpetl.<Name>'``: mmengine then
+imports the modules the registries list in their ``locations``. mmengine's file backends, checkpoint loaders and
+hooks stay as they are; atomic checkpoint writes and safe checkpoint loading are hooks that a config names
+(``configs/_base_/petl_runtime.py``). The import is light: nothing from mmdet, mmseg, mmpretrain or mmrotate (their
+imports are slow and run version asserts).
 """
-from .engine.atomic_backend import register_atomic_local_backend
-from .utils.checkpoint import register_checkpoint_loader
 from .version import __version__
 
-register_checkpoint_loader()
-register_atomic_local_backend()  # checkpoints, deltas and last_checkpoint of any Runner are written atomically
-
-__all__ = ['__version__', 'register_atomic_local_backend', 'register_checkpoint_loader']
+__all__ = ['__version__']

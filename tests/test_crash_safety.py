@@ -1,11 +1,12 @@
-"""Nothing lost to a crash: atomic checkpoint writes (mmpetl/utils/atomic.py, mmpetl/engine/atomic_backend.py) and
-``tools/train.py --resume`` from the newest complete checkpoint (mmpetl/engine/resume.py).
+"""Nothing lost to a crash: atomic checkpoint writes (mmpetl/utils/atomic.py, mmpetl/engine/hooks/atomic_writes_hook.py)
+and ``tools/train.py --resume`` from the newest complete checkpoint (mmpetl/engine/resume.py).
 
 The last test kills (SIGKILL) ``tools/train.py`` on the demo config while it writes its checkpoint at iteration 4,
 after the one at iteration 2 is complete, resumes with ``--resume`` and compares the losses of iterations 3 and 4 with
 those the killed run had logged for them (an uninterrupted run from checkpoint 2: tests/test_resume.py shows that a
 resumed run repeats an uninterrupted one). To land the kill inside the write, the training process imports this
-module (the config's ``custom_imports``), which then replaces the atomic backend by :class:`StallingBackend`.
+module (the config's ``custom_imports``), which then registers :class:`StallingBackend` under the name of mmpetl's
+atomic backend: the config's runtime (``AtomicWritesHook``) must select that backend for the kill to land there.
 """
 import glob
 import json
@@ -17,18 +18,20 @@ import subprocess
 import sys
 import time
 import zipfile
+from types import SimpleNamespace
 
 import mmengine
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.fileio import get_file_backend
-from mmengine.fileio.backends import register_backend
+from mmengine.fileio.backends import LocalBackend, register_backend
+from mmengine.hooks import CheckpointHook
 from mmengine.runner.checkpoint import save_checkpoint
 
 from conftest import ROOT
-from mmpetl.engine import AtomicLocalBackend, apply_auto_resume, checkpoint_problem, find_resumable_checkpoint
-from mmpetl.utils.atomic import atomic_write
+from mmpetl.engine import AtomicWritesHook, apply_auto_resume, checkpoint_problem, find_resumable_checkpoint
+from mmpetl.utils.atomic import ATOMIC_BACKEND, AtomicLocalBackend, atomic_backend_args, atomic_write
 
 TESTS = osp.dirname(osp.abspath(__file__))
 STALL_FILE, STALL_MARKER = 'MMPETL_TEST_STALL_FILE', 'MMPETL_TEST_STALL_MARKER'
@@ -51,7 +54,7 @@ class StallingBackend(AtomicLocalBackend):
 
 
 if os.environ.get(STALL_FILE):  # only in the training process of test_sigkill_during_a_checkpoint_write...
-    register_backend('local', StallingBackend, force=True, prefixes='')
+    register_backend(ATOMIC_BACKEND, StallingBackend, force=True)
 
 
 def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -66,33 +69,50 @@ def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path):
     with atomic_write(path, 'w', encoding='utf-8') as file:
         file.write('new')
     assert path.read_text() == 'new' and os.listdir(tmp_path) == ['iter_2.pth']
-    umask = os.umask(0)
-    os.umask(umask)
-    assert osp.getsize(path) == 3 and os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # as open() makes it
+    (tmp_path / 'plain').write_text('new')
+    assert osp.getsize(path) == 3 and os.stat(path).st_mode & 0o777 == os.stat(tmp_path / 'plain').st_mode & 0o777
 
     with pytest.raises(ValueError, match=r"mode='ab'.*valid modes: w, wt, wb"):
         with atomic_write(path, 'ab'):
             pass
 
 
-def test_mmengine_writes_local_files_atomically_through_mmpetls_backend(tmp_path):
-    """mmengine's save_checkpoint (Runner.save_checkpoint, CheckpointHook, DeltaCheckpointHook) and dump reach
-    AtomicLocalBackend; a file they overwrite is replaced by a rename (a new inode), never rewritten in place."""
+def test_mmengine_writes_local_files_atomically_with_mmpetls_backend_args(tmp_path):
+    """mmengine's save_checkpoint (Runner.save_checkpoint, CheckpointHook, DeltaCheckpointHook) and dump given
+    ``atomic_backend_args`` reach AtomicLocalBackend; a file they overwrite is replaced by a rename (a new inode), never
+    rewritten in place. mmengine's own local backend stays the one for paths without backend_args."""
     path, report = str(tmp_path / 'iter_1.pth'), str(tmp_path / 'report.json')
-    assert type(get_file_backend(path)) is AtomicLocalBackend
+    backend_args = atomic_backend_args(path)
+    assert type(get_file_backend(path, backend_args=backend_args)) is AtomicLocalBackend
+    assert type(get_file_backend(path)) is LocalBackend
+    assert atomic_backend_args('s3://bucket/iter_1.pth') is None  # another backend's path: mmengine's backend
     inodes = []
     for value in (0., 1.):
-        save_checkpoint({'state_dict': {'w': torch.full((2, ), value)}}, path)
-        mmengine.dump({'value': value}, report)
+        save_checkpoint({'state_dict': {'w': torch.full((2, ), value)}}, path, backend_args=backend_args)
+        mmengine.dump({'value': value}, report, backend_args=backend_args)
         inodes.append((os.stat(path).st_ino, os.stat(report).st_ino))
     assert inodes[0][0] != inodes[1][0] and inodes[0][1] != inodes[1][1]
     assert torch.load(path, weights_only=True)['state_dict']['w'].tolist() == [1., 1.]
     assert mmengine.load(report) == {'value': 1.}
 
     with pytest.raises(TypeError):  # a write that fails in the middle
-        get_file_backend(path).put('text, not bytes', path)
+        get_file_backend(path, backend_args=backend_args).put('text, not bytes', path)
     assert torch.load(path, weights_only=True)['state_dict']['w'].tolist() == [1., 1.]
     assert sorted(os.listdir(tmp_path)) == ['iter_1.pth', 'report.json']
+
+
+def test_atomic_writes_hook_selects_the_atomic_backend_for_local_checkpoint_hooks(tmp_path):
+    """On the CheckpointHooks of mmengine's defaults that write to a local folder; one with its own backend_args,
+    file_client_args or another backend's out_dir keeps what it has."""
+    hooks = dict(default=CheckpointHook(), elsewhere=CheckpointHook(out_dir=str(tmp_path / 'out')),
+                 chosen=CheckpointHook(backend_args=dict(backend='local')),
+                 file_client=CheckpointHook(file_client_args=dict(backend='disk')),
+                 remote=CheckpointHook(out_dir='s3://bucket/checkpoints'))
+    runner = SimpleNamespace(hooks=list(hooks.values()), work_dir=str(tmp_path / 'work_dir'))
+    AtomicWritesHook().before_run(runner)
+    assert {name: hook.backend_args for name, hook in hooks.items()} == dict(
+        default=dict(backend=ATOMIC_BACKEND), elsewhere=dict(backend=ATOMIC_BACKEND), chosen=dict(backend='local'),
+        file_client=None, remote=None)
 
 
 def write_checkpoints(folder):
@@ -190,10 +210,11 @@ val_cfg = val_dataloader = val_evaluator = None
     names = os.listdir(work_dir)
     assert 'iter_2.pth' in names and 'iter_4.pth' not in names  # the half-written file is not under its name
     assert [name for name in names if name.startswith('.iter_4.pth.') and name.endswith('.tmp')]
-    last_checkpoint = osp.join(work_dir, 'last_checkpoint')
-    inode = os.stat(last_checkpoint).st_ino
     [killed] = logged_losses(work_dir)
     assert sorted(killed) == [1, 2, 3, 4]
+    # mmengine writes last_checkpoint with a plain open(): a crash in that write leaves it empty; --resume does without
+    last_checkpoint = osp.join(work_dir, 'last_checkpoint')
+    open(last_checkpoint, 'w').close()
 
     resumed = subprocess.run(command + ['--resume'], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
@@ -207,4 +228,3 @@ val_cfg = val_dataloader = val_evaluator = None
     assert checkpoint_problem(osp.join(work_dir, 'iter_4.pth')) is None
     with open(last_checkpoint) as file:
         assert file.read() == osp.join(work_dir, 'iter_4.pth')
-    assert os.stat(last_checkpoint).st_ino != inode  # CheckpointHook's last_checkpoint is replaced, not rewritten

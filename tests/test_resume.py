@@ -80,7 +80,9 @@ def test_resumed_run_continues_as_the_uninterrupted_one(toy_coco, tmp_path, by_e
     before = RecordLosses()
     with pytest.raises(Interrupted):
         train(cfg, before, InterruptAfter(1 if by_epoch else 2, by_epoch))
-    cfg.resume = True  # from the latest checkpoint in the work directory, as `tools/train.py --resume`
+    # from the newest complete checkpoint in the work directory, as `tools/train.py --resume` (SafeLoadingHook of
+    # mmpetl's runtime; mmengine alone would read last_checkpoint and load it with torch's defaults)
+    cfg.resume = True
     after = RecordLosses()
     runner = train(cfg, after)
 

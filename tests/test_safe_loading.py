@@ -19,6 +19,7 @@ import pickle
 import runpy
 import sys
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -26,13 +27,14 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint, save_checkpoint
+from mmengine.runner.checkpoint import (CheckpointLoader, _load_checkpoint, load_from_http, load_from_local,
+                                       save_checkpoint)
 from safetensors import safe_open
 
 from conftest import ROOT
-from mmpetl.engine import DeltaCheckpointHook, build_model
+from mmpetl.engine import DeltaCheckpointHook, SafeLoadingHook, build_model
 from mmpetl.models.delta import base_fingerprint, delta_keys, is_delta, load_delta, make_delta, save_delta
-from mmpetl.utils.checkpoint import UnsafeCheckpointError, load_from_safe_http, load_from_safe_local
+from mmpetl.utils.checkpoint import UnsafeCheckpointError, load_from_mmpetl_safe, safe_load_checkpoint, safe_uri
 
 CLS_CONFIG = osp.join(ROOT, 'configs/transfer/swin-mini_toy-shapes-cls.py')
 PRETRAINED = osp.join(ROOT, 'checkpoints/swin-mini_shapes48-64px.pth')
@@ -117,17 +119,21 @@ def test_the_payload_runs_when_unpickled_unsafely(tmp_path):
     assert (tmp_path / 'control_ran').exists()
 
 
-def test_mmpetl_loads_local_paths_and_urls():
-    assert CheckpointLoader._get_checkpoint_loader('x.pth') is load_from_safe_local
-    for url in ('http://host/x.pth', 'https://host/x.pth'):
-        assert CheckpointLoader._get_checkpoint_loader(url) is load_from_safe_http
+def test_mmpetl_loads_the_names_it_hands_mmengine_and_leaves_mmengines_loaders_alone():
+    for name in ('x.pth', 'http://host/x.pth', 'https://host/x.pth', 'open-mmlab://resnet50_v1c'):
+        assert CheckpointLoader._get_checkpoint_loader(safe_uri(name)) is load_from_mmpetl_safe
+    assert CheckpointLoader._get_checkpoint_loader('x.pth') is load_from_local
+    assert CheckpointLoader._get_checkpoint_loader('https://host/x.pth') is load_from_http
 
 
 def test_payload_refused_by_the_loader_even_when_torch_is_told_otherwise(payload, monkeypatch):
     path, marker = payload
     monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')  # turns torch.load's default off, not an explicit True
     with pytest.raises(UnsafeCheckpointError) as error:
-        _load_checkpoint(path)
+        safe_load_checkpoint(path)
+    assert_refused(error.value, path, marker)
+    with pytest.raises(UnsafeCheckpointError) as error:
+        _load_checkpoint(safe_uri(path))  # through mmengine, as the Runner and upstream inits load it
     assert_refused(error.value, path, marker)
 
 
@@ -150,6 +156,20 @@ def test_payload_as_load_from_in_the_runner(tmp_path, toy_shapes, payload, resum
     with pytest.raises(UnsafeCheckpointError) as error:
         Runner.from_cfg(cfg).train()
     assert_refused(error.value, path, marker)
+
+
+def test_safe_loading_hook_hands_the_runner_safe_names_and_resumes_from_a_complete_checkpoint(tmp_path):
+    from test_crash_safety import write_checkpoints
+    paths = write_checkpoints(tmp_path / 'work_dir')  # iter_2 complete; last_checkpoint names a garbage iter_6
+    runs = dict(load_from=SimpleNamespace(_resume=False, _load_from='x.pth', work_dir=str(tmp_path / 'work_dir')),
+                resume=SimpleNamespace(_resume=True, _load_from=None, work_dir=str(tmp_path / 'work_dir')),
+                nothing=SimpleNamespace(_resume=True, _load_from=None, work_dir=str(tmp_path / 'empty')),
+                neither=SimpleNamespace(_resume=False, _load_from=None, work_dir=str(tmp_path / 'empty')))
+    for runner in runs.values():
+        SafeLoadingHook().before_run(runner)
+    assert {name: (runner._resume, runner._load_from) for name, runner in runs.items()} == dict(
+        load_from=(False, safe_uri('x.pth')), resume=(True, safe_uri(paths[2])), nothing=(False, None),
+        neither=(False, None))
 
 
 def test_payload_as_a_delta(tmp_path, payload):
@@ -197,11 +217,14 @@ def test_urls_load_safely(tmp_path, http_server):
     marker = tmp_path / 'payload_ran'
     write_payload(served / 'evil.pth', marker)
     torch.save({'state_dict': {'w': torch.arange(3.0)}}, str(served / 'good.pth'))
-    assert torch.equal(_load_checkpoint(f'{base}/good.pth')['state_dict']['w'], torch.arange(3.0))
+    assert torch.equal(safe_load_checkpoint(f'{base}/good.pth')['state_dict']['w'], torch.arange(3.0))
     assert osp.isfile(tmp_path / 'torch_home' / 'hub' / 'checkpoints' / 'good.pth')  # torch hub's cache
 
     with pytest.raises(UnsafeCheckpointError) as error:
-        _load_checkpoint(f'{base}/evil.pth')
+        safe_load_checkpoint(f'{base}/evil.pth')
+    assert_refused(error.value, f'{base}/evil.pth', marker)
+    with pytest.raises(UnsafeCheckpointError) as error:
+        _load_checkpoint(safe_uri(f'{base}/evil.pth'))  # through mmengine, as a Pretrained init_cfg's URL
     assert_refused(error.value, f'{base}/evil.pth', marker)
 
     # mmengine's model-zoo names resolve to URLs: open-mmlab:// reads <MMENGINE_HOME>/open_mmlab.json too
@@ -209,7 +232,7 @@ def test_urls_load_safely(tmp_path, http_server):
     (tmp_path / 'mmengine_home' / 'open_mmlab.json').write_text(json.dumps({'evil_zoo': f'{base}/evil.pth'}))
     os.remove(tmp_path / 'torch_home' / 'hub' / 'checkpoints' / 'evil.pth')
     with pytest.raises(UnsafeCheckpointError) as error:
-        _load_checkpoint('open-mmlab://evil_zoo')
+        safe_load_checkpoint('open-mmlab://evil_zoo')
     assert_refused(error.value, f'{base}/evil.pth', marker)
 
 
@@ -244,7 +267,7 @@ def test_getattr_is_allowed_only_for_history_buffer_statistics(tmp_path):
     path = str(tmp_path / 'sneaky.pth')
     torch.save({'x': Sneaky()}, path)
     with pytest.raises(UnsafeCheckpointError, match=r"sneaky\.pth.*getattr\(HistoryBuffer, 'register_statistics'\)"):
-        _load_checkpoint(path)
+        safe_load_checkpoint(path)
 
 
 def test_a_file_cannot_replace_history_buffer_statistics(tmp_path):
@@ -256,7 +279,7 @@ def test_a_file_cannot_replace_history_buffer_statistics(tmp_path):
         torch.save({'message_hub': {'log_scalars': {'loss': HistoryBuffer([1.0, 3.0], [1, 1])}}}, path)
     finally:
         table['mean'] = HistoryBuffer.mean
-    loaded = _load_checkpoint(path)['message_hub']['log_scalars']['loss']
+    loaded = safe_load_checkpoint(path)['message_hub']['log_scalars']['loss']
     assert HistoryBuffer._statistics_methods['mean'] is HistoryBuffer.mean
     assert loaded.mean() == 2.0 and loaded.statistics('mean') == 2.0
 
@@ -266,7 +289,7 @@ def test_training_checkpoint_of_a_real_run_loads_with_the_safe_unpickler(trained
     path = osp.join(cfg.work_dir, 'iter_2.pth')
     with pytest.raises(pickle.UnpicklingError):
         torch.load(path, weights_only=True)  # torch alone refuses mmengine's message hub (mmengine#1655)
-    checkpoint = _load_checkpoint(path)
+    checkpoint = safe_load_checkpoint(path)
     loss = checkpoint['message_hub']['log_scalars']['train/loss']
     assert isinstance(loss, HistoryBuffer) and loss.current() == runner.message_hub.get_scalar('train/loss').current()
     assert checkpoint['meta']['iter'] == 2 and 'rng_state' in checkpoint
@@ -285,7 +308,7 @@ def test_safetensors_delta_round_trip_through_the_hook(trained, tmp_path):
     assert meta['petl']['backbone']['method'] == {'type': 'Fixed'} and meta['config'] == runner.cfg.pretty_text
     assert meta['mmpetl_delta'] == 1 and meta['mmpetl_version']
 
-    delta = _load_checkpoint(path)
+    delta = safe_load_checkpoint(path)
     assert is_delta(delta) and delta['meta'] == meta
     expected = model.state_dict()
     assert sorted(delta['state_dict']) == sorted(delta_keys(model))
@@ -299,6 +322,7 @@ def test_safetensors_delta_round_trip_through_the_hook(trained, tmp_path):
     test_cfg = cls_config(tmp_path, cfg.train_dataloader.dataset.data_root)
     test_cfg.load_from = path
     tester = Runner.from_cfg(test_cfg)
+    tester.call_hook('before_run')  # as Runner.test(): SafeLoadingHook (mmpetl's runtime), then the load
     tester.load_or_resume()
     assert all(torch.equal(tensor, expected[name]) for name, tensor in tester.model.state_dict().items())
 

@@ -15,12 +15,12 @@ import sys
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.runner.checkpoint import _load_checkpoint
 
 from conftest import DEMO_CONFIG, ROOT
 from mmpetl.engine import build_model, register_scope_modules
-from mmpetl.models import PETLBackbone
+from mmpetl.models import build_petl_backbone
 from mmpetl.models.delta import base_fingerprint, fold_lora, is_delta, load_delta, make_delta
+from mmpetl.utils.checkpoint import safe_load_checkpoint
 
 TOOLS = osp.join(ROOT, 'tools')
 PYTHON_TOOLS = ['train.py', 'test.py', 'model_converters/extract_delta.py', 'model_converters/merge_delta.py']
@@ -51,7 +51,7 @@ def write_demo_base(path):
     """A pretrained file for the demo's small Swin ('backbone.' keys, as mmdet's Swin wants them)."""
     backbone = Config.fromfile(DEMO_CONFIG).model.backbone.backbone
     torch.manual_seed(3)
-    state_dict = PETLBackbone(dict(backbone, init_cfg=None), dict(type='Fixed')).state_dict()
+    state_dict = build_petl_backbone(dict(backbone, init_cfg=None), dict(type='Fixed')).state_dict()
     torch.save({'state_dict': {'backbone.' + k: v for k, v in state_dict.items()}}, str(path))
     return str(path)
 
@@ -116,7 +116,7 @@ def test_train_writes_the_report_the_delta_and_a_resumable_checkpoint(trained):
     _, work_dir = trained
     for name in ('param_report.json', 'delta_iter_2.safetensors', 'iter_2.pth'):
         assert osp.exists(osp.join(work_dir, name)), name
-    delta = _load_checkpoint(osp.join(work_dir, 'delta_iter_2.safetensors'))
+    delta = safe_load_checkpoint(osp.join(work_dir, 'delta_iter_2.safetensors'))
     assert is_delta(delta) and delta['meta']['petl']['backbone']['method']['type'] == 'Mona'
     delta_size = osp.getsize(osp.join(work_dir, 'delta_iter_2.safetensors'))
     assert delta_size < osp.getsize(osp.join(work_dir, 'iter_2.pth')) / 2
@@ -136,7 +136,7 @@ def test_extract_delta_from_the_full_checkpoint_equals_the_hook_delta(trained, t
     out = tmp_path / 'extracted.pth'
     run_tool('model_converters/extract_delta.py', config, osp.join(work_dir, 'iter_2.pth'), out)
     extracted = torch.load(out, weights_only=True)
-    saved = _load_checkpoint(osp.join(work_dir, 'delta_iter_2.safetensors'))
+    saved = safe_load_checkpoint(osp.join(work_dir, 'delta_iter_2.safetensors'))
     assert extracted['meta']['base_fingerprint'] == saved['meta']['base_fingerprint']
     assert extracted['state_dict'].keys() == saved['state_dict'].keys()
     assert all(torch.equal(extracted['state_dict'][k], v) for k, v in saved['state_dict'].items())

@@ -81,10 +81,10 @@ def main():
     from mmengine.runner import Runner
 
     from mmpetl.engine import load_runner_config
-    from mmpetl.utils.checkpoint import UnsafeCheckpointError
+    from mmpetl.utils.checkpoint import UnsafeCheckpointError, safe_uri
 
     cfg, scope = load_runner_config(args.config, args.launcher, args.cfg_options, args.work_dir)
-    cfg.load_from = args.checkpoint
+    cfg.load_from = safe_uri(args.checkpoint)  # the Runner loads it with mmpetl's safe loader
     ensure_delta_hook(cfg, args.force_delta)
     if args.show or args.show_dir:
         enable_visualization(cfg, scope, args)

@@ -46,7 +46,8 @@ def main():
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
-    from mmpetl.engine import apply_auto_resume, load_runner_config  # also makes checkpoint writes atomic
+    from mmpetl.engine import apply_auto_resume, load_runner_config
+    from mmpetl.utils.checkpoint import UnsafeCheckpointError, safe_uri
 
     cfg, _ = load_runner_config(args.config, args.launcher, args.cfg_options, args.work_dir)
 
@@ -58,15 +59,17 @@ def main():
             sys.exit('--auto-scale-lr needs auto_scale_lr = dict(enable=..., base_batch_size=...) in the config')
         cfg.auto_scale_lr.enable = True
 
-    # resume from a given checkpoint > auto-resume from the newest complete checkpoint in the work directory
-    if args.resume == 'auto':
+    # resume from a given checkpoint > auto-resume from the newest complete checkpoint in the work directory (also
+    # for `resume = True` in the config without load_from, where mmengine would trust <work_dir>/last_checkpoint)
+    if args.resume == 'auto' or (args.resume is None and cfg.get('resume') and not cfg.get('load_from')):
         apply_auto_resume(cfg)
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
+    # the Runner loads load_from (or resumes) with mmpetl's safe loader, whether or not the config has SafeLoadingHook
+    cfg.load_from = safe_uri(cfg.get('load_from'))
 
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    from mmpetl.utils.checkpoint import UnsafeCheckpointError
     try:
         runner.train()
     except UnsafeCheckpointError as err:  # load_from, the resumed checkpoint, or a backbone's pretrained file

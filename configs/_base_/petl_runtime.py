@@ -4,6 +4,12 @@
 # (mmdet's, mmseg's, mmpretrain's and mmrotate's default_runtime.py set no custom_hooks). A task config that needs
 # more custom hooks extends this list: custom_hooks = _base_.custom_hooks + [...] (or lists them all).
 custom_hooks = [
+    # iter_<n>.pth / epoch_<n>.pth written atomically (mmengine's CheckpointHook with mmpetl's atomic file backend): a
+    # crash during a write leaves the previous checkpoint, never a truncated one
+    dict(type='mmpetl.AtomicWritesHook'),
+    # load_from and the resumed checkpoint loaded without unpickling code (mmpetl's safe loader); resume=True resumes
+    # from the newest complete checkpoint of the work directory
+    dict(type='mmpetl.SafeLoadingHook'),
     # the trainable/total parameter table at the start of training, also in <work_dir>/param_report.json
     dict(type='mmpetl.ParameterReportHook'),
     # <work_dir>/delta_<iter|epoch>_<n>.safetensors at the end of training: the tuned tensors only, with the method

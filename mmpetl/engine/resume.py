@@ -3,7 +3,8 @@
 mmengine resumes from the file that ``<work_dir>/last_checkpoint`` names. A checkpoint written by a process that was
 killed during the write, or lost with the page cache of a crashed machine, is truncated; resuming from it fails with
 ``PytorchStreamReader failed reading zip archive`` and the user has to find an older file by hand. mmpetl's runs
-write checkpoints atomically (:mod:`mmpetl.engine.atomic_backend`), but work directories from before, other tools and
+write checkpoints atomically (:class:`mmpetl.engine.hooks.AtomicWritesHook`), but ``last_checkpoint`` itself is written
+by mmengine with a plain ``open`` (a crash can leave it empty), and work directories from before, other tools and
 copies can still hold such files. :func:`find_resumable_checkpoint` tries, in order, the file named by
 ``last_checkpoint`` and the ``iter_<n>.pth``/``epoch_<n>.pth`` files of the work directory (and of the folder
 ``last_checkpoint`` points into, when the checkpoints are saved elsewhere: ``CheckpointHook(out_dir=...)``) by number

@@ -124,11 +124,32 @@ def load_runner_config(path: str, launcher: str, cfg_options: Optional[dict] = N
     cfg = load_config(path, {'launcher': launcher, **(cfg_options or {})}, expected_new=('launcher', ))
     scope = register_scope_modules(cfg)
     setup_cpu_distributed(cfg, launcher)
+    amp_without_cuda(cfg)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
     return cfg, scope
+
+
+def amp_without_cuda(cfg: Config) -> bool:
+    """Train in float32 where the config asks for mixed precision and there is no CUDA device, in place; return
+    whether it changed the config.
+
+    The reference recipes trained with apex O1 (or timm's ``--amp``), which the configs reproduce with mmengine's
+    ``AmpOptimWrapper`` (float16 autocast, dynamic loss scaling). mmengine 0.10.7 refuses that wrapper without a GPU
+    (an assertion), so a CPU run (tests, a check on a laptop) would stop there: it runs with a plain ``OptimWrapper``
+    and says so. On a GPU nothing changes.
+    """
+    wrapper = cfg.get('optim_wrapper')
+    if torch.cuda.is_available() or not isinstance(wrapper, dict) or wrapper.get('type') != 'AmpOptimWrapper':
+        return False
+    wrapper['type'] = 'OptimWrapper'
+    for key in ('loss_scale', 'dtype', 'use_fsdp'):
+        wrapper.pop(key, None)
+    print_log('No CUDA: the config trains with AmpOptimWrapper (mixed precision, as its reference); here it trains '
+              'in float32 with OptimWrapper', logger='current', level=logging.WARNING)
+    return True
 
 
 def build_model(cfg: Config) -> torch.nn.Module:

@@ -7,9 +7,8 @@ since 2.6) unpickles only tensors, numbers, strings and containers, but mmengine
 ``weights_only`` is False by default in torch 2.14, and its local loader leaves it unset, which
 ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` turns off.
 
-``import mmpetl`` makes the loaders below mmengine's for local paths and for those URL schemes
-(:func:`register_checkpoint_loader`), so every checkpoint that mmengine, an upstream backbone's ``Pretrained`` init,
-``load_from``, resuming, mmpetl's deltas or its converters load goes through :func:`load_checkpoint_file`:
+mmpetl loads every checkpoint it loads with :func:`safe_load_checkpoint` (local paths, URLs, mmengine's model-zoo
+names), which goes through :func:`load_checkpoint_file`:
 
 - safetensors files (recognised by their header) are read with safetensors: no pickle at all. They come back as
   ``{'meta': ..., 'state_dict': tensors}`` (the meta: the JSON that :func:`save_checkpoint_file` writes).
@@ -25,11 +24,18 @@ since 2.6) unpickles only tensors, numbers, strings and containers, but mmengine
 - URLs are downloaded once into torch hub's cache (``<torch hub dir>/checkpoints``, where torch and mmengine cache
   them too) and loaded from there as above.
 
+Where mmengine or an upstream library does the loading (the Runner's ``load_from`` and resume, the ``Pretrained``
+init of an upstream backbone), mmpetl hands it the name :func:`safe_uri` makes, ``mmpetl-safe://<name>``: mmengine's
+``CheckpointLoader`` finds the loader by the name's prefix, and :data:`SAFE_SCHEME` is registered there, under its own
+prefix, on the first call. mmengine's loaders for other names stay as they are. The callers: ``tools/train.py`` and
+``tools/test.py``, :class:`mmpetl.engine.hooks.SafeLoadingHook` (the Runner of a config with mmpetl's runtime) and
+:class:`mmpetl.models.pretrained.PretrainedLoadCheck` (a PETL backbone's pretrained weights).
+
 Why an allowlist for training checkpoints rather than making mmpetl's runs save them without these objects: it needs
 nothing in the config (no hook), so every training checkpoint resumes, including those of configs without mmpetl's
 runtime, of plain mmengine runs and those written before; the files keep mmengine's format for other tools; and the
-allowed objects are data: building them calls no function that the file can choose. (``pavi://`` and ``s3://`` stay
-with mmengine's loaders, which use torch's default ``weights_only=True``.)
+allowed objects are data: building them calls no function that the file can choose. (``pavi://`` and ``s3://`` go
+to mmengine's loaders, which use torch's default ``weights_only=True``.)
 
 That a pretrained checkpoint whose keys do not match fails loudly, instead of leaving a random frozen backbone, is
 checked with the models (``mmpetl/models/pretrained.py``): this layer knows nothing of them.
@@ -49,6 +55,8 @@ from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from .atomic import atomic_backend_args
+
 #: How to turn a file you trust into one that loads (printed with every refusal).
 RESAVE_HINT = ('If you trust the file, re-save its tensors once and use the copy: python -c "import sys, torch; '
                "c = torch.load(sys.argv[1], weights_only=False); sd = c.get('state_dict', c.get('model', c)); "
@@ -56,6 +64,10 @@ RESAVE_HINT = ('If you trust the file, re-save its tensors once and use the copy
                '" IN.pth OUT.pth')
 #: The metadata key of the JSON meta in the safetensors files mmpetl writes.
 SAFETENSORS_META_KEY = 'mmpetl_meta'
+#: The prefix of :func:`safe_uri`'s names, mmpetl's scheme in mmengine's ``CheckpointLoader``.
+SAFE_SCHEME = 'mmpetl-safe://'
+#: mmengine's model-zoo prefixes, which name a URL or a file under mmengine's home (:func:`load_from_safe_zoo`).
+ZOO_PREFIXES = ('torchvision://', 'modelzoo://', 'open-mmlab://', 'openmmlab://', 'mmcls://')
 #: The statistics methods that ``HistoryBuffer`` pickles as ``getattr(HistoryBuffer, name)``.
 HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
 
@@ -160,9 +172,11 @@ def _json_default(value):
 def save_checkpoint_file(checkpoint: dict, filename: str) -> None:
     """Save ``{'meta': dict, 'state_dict': tensors}``: as safetensors (the meta as JSON in the header metadata) when
     ``filename`` ends in ``.safetensors``, else with mmengine's ``save_checkpoint`` (a pickle of plain types that loads
-    with ``weights_only=True``)."""
+    with ``weights_only=True``). A local file is written atomically (:func:`mmpetl.utils.atomic.atomic_backend_args`).
+    """
+    backend_args = atomic_backend_args(filename)
     if not filename.endswith('.safetensors'):
-        mmengine_checkpoint.save_checkpoint(checkpoint, filename)
+        mmengine_checkpoint.save_checkpoint(checkpoint, filename, backend_args=backend_args)
         return
     from safetensors.torch import save
     others = [k for k, v in checkpoint['state_dict'].items() if not isinstance(v, torch.Tensor)]
@@ -172,15 +186,7 @@ def save_checkpoint_file(checkpoint: dict, filename: str) -> None:
     tensors = {k: v.detach().to('cpu').contiguous().clone() for k, v in checkpoint['state_dict'].items()}
     metadata = {'format': 'pt', SAFETENSORS_META_KEY: json.dumps(checkpoint.get('meta', {}), default=_json_default)}
     # through mmengine's file backend, as its save_checkpoint writes (the folder is created; remote backends work)
-    get_file_backend(filename).put(save(tensors, metadata=metadata), filename)
-
-
-def load_from_safe_local(filename: str, map_location=None):
-    """mmengine's loader for local paths (scheme ``''``; mmengine logs the name after ``load_from_``)."""
-    return load_checkpoint_file(filename, map_location)
-
-
-load_local_checkpoint = load_from_safe_local  # the name of earlier versions
+    get_file_backend(filename, backend_args=backend_args).put(save(tensors, metadata=metadata), filename)
 
 
 def load_from_safe_http(url: str, map_location=None, model_dir: Optional[str] = None):
@@ -226,9 +232,49 @@ def load_from_safe_zoo(name: str, map_location=None):
     return mmengine_checkpoint._process_mmcls_checkpoint(checkpoint) if scheme == 'mmcls' else checkpoint
 
 
-def register_checkpoint_loader() -> None:
-    """Make the loaders above mmengine's for local paths and URLs (idempotent)."""
-    CheckpointLoader.register_scheme(prefixes='', loader=load_from_safe_local, force=True)
-    CheckpointLoader.register_scheme(prefixes=('http://', 'https://'), loader=load_from_safe_http, force=True)
-    CheckpointLoader.register_scheme(prefixes=('torchvision://', 'modelzoo://', 'open-mmlab://', 'openmmlab://',
-                                               'mmcls://'), loader=load_from_safe_zoo, force=True)
+def safe_load_checkpoint(filename: str, map_location=None):
+    """Load the checkpoint ``filename`` names, safely: a local path, an ``http(s)://`` URL or one of mmengine's
+    model-zoo names (:data:`ZOO_PREFIXES`), as mmengine's ``_load_checkpoint`` takes them; other schemes (``s3://``,
+    ``pavi://``) go to mmengine's loader for them. A name made by :func:`safe_uri` is taken as the name it wraps.
+
+    Returns:
+        dict: the checkpoint (a safetensors file: ``{'meta': dict, 'state_dict': {name: tensor}}``).
+
+    Raises:
+        UnsafeCheckpointError: the file holds a pickled object that mmpetl does not unpickle (the message names it).
+        FileNotFoundError: no such local file.
+    """
+    filename = str(filename)
+    if filename.startswith(SAFE_SCHEME):
+        filename = filename[len(SAFE_SCHEME):]
+    if filename.startswith(('http://', 'https://')):
+        return load_from_safe_http(filename, map_location)
+    if filename.startswith(ZOO_PREFIXES):
+        return load_from_safe_zoo(filename, map_location)
+    if '://' in filename:
+        return CheckpointLoader.load_checkpoint(filename, map_location)
+    return load_checkpoint_file(filename, map_location)
+
+
+def load_from_mmpetl_safe(filename: str, map_location=None):
+    """mmpetl's loader in mmengine's ``CheckpointLoader``, for the names of :func:`safe_uri` (mmengine logs the
+    function's name after ``load_from_``: "Loads checkpoint by mmpetl_safe backend")."""
+    return safe_load_checkpoint(filename, map_location)
+
+
+def safe_uri(filename: Optional[str]) -> Optional[str]:
+    """``filename`` as a name that mmengine's ``CheckpointLoader`` (``Runner.load_checkpoint``, ``Runner.resume``,
+    the ``Pretrained`` init of upstream backbones) loads with :func:`safe_load_checkpoint`:
+    ``mmpetl-safe://<filename>``.
+    ``None`` (no checkpoint) and names made by this function are returned as they are.
+
+    On the first call it registers :func:`load_from_mmpetl_safe` for :data:`SAFE_SCHEME` with mmengine's
+    ``CheckpointLoader.register_scheme``; mmengine's loaders for other names stay as they are.
+    """
+    if not filename or str(filename).startswith(SAFE_SCHEME):
+        return filename
+    try:
+        CheckpointLoader.register_scheme(SAFE_SCHEME, load_from_mmpetl_safe)
+    except KeyError:  # registered by an earlier call
+        pass
+    return SAFE_SCHEME + str(filename)

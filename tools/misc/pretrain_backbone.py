@@ -100,7 +100,9 @@ def main(argv=None):
     cfg.randomness = dict(seed=args.seed, deterministic=False)
     if args.resume:  # the newest complete checkpoint of the work dir (an incomplete one is skipped, and named)
         from mmpetl.engine import apply_auto_resume
+        from mmpetl.utils.checkpoint import safe_uri
         apply_auto_resume(cfg)
+        cfg.load_from = safe_uri(cfg.load_from)  # a training checkpoint loads with mmpetl's safe loader (mmengine#1655)
     if args.max_iters is not None:
         scale = args.max_iters / cfg.train_cfg.max_iters
         cfg.train_cfg.max_iters = args.max_iters

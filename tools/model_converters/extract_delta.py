@@ -32,16 +32,14 @@ def parse_args():
 
 def main():
     args = parse_args()
-    from mmengine.runner.checkpoint import _load_checkpoint
-
     from mmpetl.engine import build_model, load_config
-    from mmpetl.utils.checkpoint import UnsafeCheckpointError
+    from mmpetl.utils.checkpoint import UnsafeCheckpointError, safe_load_checkpoint
     from mmpetl.models.delta import human_size, is_delta, make_delta, save_delta
 
     cfg = load_config(args.config, args.cfg_options)
     model = build_model(cfg)
     try:
-        checkpoint = _load_checkpoint(args.checkpoint, map_location='cpu')
+        checkpoint = safe_load_checkpoint(args.checkpoint, map_location='cpu')
     except UnsafeCheckpointError as err:
         sys.exit(f'extract_delta.py: error: {err}')
     if is_delta(checkpoint):
