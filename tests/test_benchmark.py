@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from mmpetl import benchmark
-from mmpetl.models import PETLBackbone
+from mmpetl.models import build_petl_backbone
 from mmpetl.utils import count_parameters
 
 from conftest import DEMO_CONFIG, ROOT
@@ -112,7 +112,7 @@ SMALL = {
                                     'LoRand', 'LoRA', 'Mona', 'Mona:bottleneck=16', 'E3VA', 'HST'])
 def test_documented_formula_equals_the_count(method, backbone):
     try:
-        model = PETLBackbone(SMALL[backbone], benchmark.parse_method(method))
+        model = build_petl_backbone(SMALL[backbone], benchmark.parse_method(method))
     except ValueError:  # E3VA on a ViT, HST on a Swin
         assert (method, backbone) in {('E3VA', 'ViT'), ('HST', 'Swin')}
         return
@@ -238,6 +238,7 @@ def test_tool_help():
     assert '--mona-micro' in out and '--backbone-only' in out and 'saved for backward' in out
 
 
+@pytest.mark.slow
 def test_model_zoo_table_takes_the_ratios_from_a_result_file(result, tmp_path):
     path = tmp_path / 'result.json'
     path.write_text(json.dumps(benchmark.jsonable(result)))

@@ -10,9 +10,9 @@ from torch import nn
 
 from conftest import TINY_SWIN
 from mmpetl.engine import DeltaCheckpointHook
-from mmpetl.models import PETLBackbone
-from mmpetl.models.delta import (DeltaBaseMismatch, base_fingerprint, delta_keys, fold_lora, is_delta, load_delta,
-                                 make_delta)
+from mmpetl.models import build_petl_backbone
+from mmpetl.models.delta import (DeltaBaseMismatch, base_fingerprint, delta_keys, fold_lora, human_size, is_delta,
+                                 load_delta, make_delta)
 
 
 class ToyDetector(nn.Module):
@@ -21,8 +21,8 @@ class ToyDetector(nn.Module):
     def __init__(self, pretrained=None, method='Mona'):
         super().__init__()
         init_cfg = ConfigDict(type='Pretrained', checkpoint=pretrained) if pretrained else None
-        self.backbone = PETLBackbone(dict(type='mmdet.SwinTransformer', init_cfg=init_cfg, **TINY_SWIN),
-                                     dict(type=method))
+        self.backbone = build_petl_backbone(dict(type='mmdet.SwinTransformer', init_cfg=init_cfg, **TINY_SWIN),
+                                            dict(type=method))
         self.head = nn.Linear(64, 3)
 
     def forward(self, x):
@@ -32,7 +32,7 @@ class ToyDetector(nn.Module):
 def write_base(path, seed):
     """A pretrained file for the tiny Swin (mmdet's Swin wants the 'backbone.' prefix)."""
     torch.manual_seed(seed)
-    state_dict = PETLBackbone(dict(type='mmdet.SwinTransformer', **TINY_SWIN), dict(type='Fixed')).state_dict()
+    state_dict = build_petl_backbone(dict(type='mmdet.SwinTransformer', **TINY_SWIN), dict(type='Fixed')).state_dict()
     torch.save({'state_dict': {'backbone.' + k: v for k, v in state_dict.items()}}, path)
     return str(path)
 
@@ -117,7 +117,7 @@ def test_delta_of_another_method_is_refused(trained):
 
 def test_folded_lora_in_the_plain_upstream_model_equals_the_petl_model():
     torch.manual_seed(0)
-    petl = PETLBackbone(dict(type='mmdet.SwinTransformer', **TINY_SWIN), dict(type='LoRA', rank=4, alpha=2.0))
+    petl = build_petl_backbone(dict(type='mmdet.SwinTransformer', **TINY_SWIN), dict(type='LoRA', rank=4, alpha=2.0))
     with torch.no_grad():
         for name, param in petl.named_parameters():
             if '.lora.' in name:  # B starts at zero: give both factors values so that the update is not zero
@@ -153,3 +153,11 @@ def test_hook_loads_a_delta_and_refuses_to_resume_from_one(trained):
         DeltaCheckpointHook().after_load_checkpoint(SimpleNamespace(model=fresh, _resume=True), dict(delta))
     full = dict(meta=dict(iter=1), state_dict=model.state_dict())
     DeltaCheckpointHook().after_load_checkpoint(SimpleNamespace(model=fresh, _resume=True), full)  # not a delta: no-op
+
+
+@pytest.mark.parametrize('num_bytes, text', [
+    (0, '0 B'), (1023, '1023 B'), (1024, '1.0 KiB'), (1536, '1.5 KiB'), (1024**2 - 1, '1.0 MiB'),
+    (int(14.7 * 2**20), '14.7 MiB'), (3 * 2**30, '3.0 GiB'), (5 * 2**40, '5.0 TiB'), (2**50, '1024.0 TiB'),
+])
+def test_human_size_prints_the_binary_unit_it_divides_by(num_bytes, text):
+    assert human_size(num_bytes) == text

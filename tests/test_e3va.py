@@ -7,8 +7,9 @@ from mmengine.registry import MODELS
 
 import mmpetl.models.methods.e3va  # noqa: F401  (registers E3VA whether or not methods/__init__.py imports it)
 from mmpetl.benchmark import STANDARD_BACKBONES
-from mmpetl.models import PETLBackbone
-from mmpetl.models.methods.e3va import E3VA, E3VAAdapter, E3VANorm, E3VAStreamTap
+from mmpetl.models import build_petl_backbone
+from mmpetl.models.blocks import ForwardRecord
+from mmpetl.models.methods.e3va import E3VA, E3VAAdapter, E3VANorm
 from mmpetl.utils import count_parameters
 
 from conftest import TINY_SWIN
@@ -34,7 +35,7 @@ def build_pair(cfg):
     """The upstream backbone and an E3VA backbone with the same upstream weights, both in eval mode."""
     upstream = MODELS.build(cfg)
     upstream.eval()  # (mmdet's Swin.train() returns None)
-    model = PETLBackbone(cfg, dict(type='E3VA'))
+    model = build_petl_backbone(cfg, dict(type='E3VA'))
     missing = model.load_state_dict(upstream.state_dict(), strict=False).missing_keys
     assert missing and all('e3va_' in key for key in missing)
     model.eval()
@@ -71,11 +72,14 @@ def test_adapter_has_a_linear_and_a_gelu_low_rank_path():
         assert torch.allclose(adapter.adapt(3 * x), 3 * adapter.adapt(x), atol=1e-5)
         adapter.up.weight.copy_(gelu_only)
         assert not torch.allclose(adapter.adapt(-x), -adapter.adapt(x), atol=1e-3)
-    # In the frozen forward the adapter only taps: the branch output goes on unchanged, a detached view is kept.
+    # In the frozen forward the adapter only taps: the branch output goes on unchanged, a detached view is recorded
+    # in the call's record.
     branch_out = torch.randn(2, 30, 48, requires_grad=True)
-    assert adapter(branch_out, x, (5, 6)) is branch_out
-    tapped = adapter.pop()
+    with ForwardRecord() as record:
+        assert adapter(branch_out, x, (5, 6)) is branch_out
+    tapped = record.take(adapter, 'test')
     assert torch.equal(tapped, branch_out) and not tapped.requires_grad
+    assert adapter(branch_out, x, (5, 6)) is branch_out  # with no forward of a PETL backbone running, nothing kept
 
 
 @pytest.mark.parametrize('rank', [0, 7])
@@ -93,8 +97,6 @@ def test_outputs_have_upstream_shapes_and_equal_the_frozen_backbone_at_init(name
     for out, ref in zip(outs, refs):
         assert out.shape == ref.shape and out.is_contiguous()
         assert torch.equal(out, ref)
-    # Nothing from this forward stays alive in the taps.
-    assert all(tap._tapped is None for tap in of_type(model, (E3VAAdapter, E3VAStreamTap)))
 
 
 def test_highway_computes_the_documented_sum():
@@ -136,7 +138,7 @@ def test_highway_computes_the_documented_sum():
 
 @pytest.mark.parametrize('name', ['mmdet', 'mmseg', 'mmpretrain'])
 def test_gradients_reach_the_highway_only(name):
-    model = PETLBackbone(TINY[name], dict(type='E3VA'))
+    model = build_petl_backbone(TINY[name], dict(type='E3VA'))
     model.train()
     graph_built = []
     for stage in model.stages:
@@ -171,6 +173,7 @@ def saved_bytes(model, x):
     return total
 
 
+@pytest.mark.slow
 def test_saved_for_backward_is_at_most_15_percent_of_full_fine_tuning(capsys):
     """Swin-B, 1x3x512x512, training mode: the E3VA graph against the full fine-tuning graph of the plain backbone."""
     x = torch.randn(1, 3, 512, 512)
@@ -179,7 +182,7 @@ def test_saved_for_backward_is_at_most_15_percent_of_full_fine_tuning(capsys):
     assert all(p.requires_grad for p in full.parameters())
     full_bytes = saved_bytes(full, x)
     del full
-    model = PETLBackbone(SWIN_B, dict(type='E3VA'))
+    model = build_petl_backbone(SWIN_B, dict(type='E3VA'))
     model.train()
     e3va_bytes = saved_bytes(model, x)
     ratio = e3va_bytes / full_bytes
@@ -190,9 +193,10 @@ def test_saved_for_backward_is_at_most_15_percent_of_full_fine_tuning(capsys):
     assert 0 < ratio <= 0.15, report
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('swin, expected', [(SWIN_B, 1_184_128), (SWIN_L, 1_775_616)])
 def test_trainable_parameters_follow_the_closed_form(swin, expected):
-    model = PETLBackbone(swin, dict(type='E3VA'))
+    model = build_petl_backbone(swin, dict(type='E3VA'))
     assert count_parameters(model)['trainable'] == E3VA.num_parameters(swin['embed_dims'], swin['depths']) == expected
     assert all('e3va_' in n for n, p in model.named_parameters() if p.requires_grad)
     assert len(of_type(model, E3VAAdapter)) == 2 * 24 and len(of_type(model, E3VANorm)) == 4
@@ -219,7 +223,7 @@ def test_state_dict_round_trip():
     assert {k for k in state if k not in upstream.state_dict()} == {n for n, _ in e3va_parameters(model)}
     assert {'e3va_norm0.weight', 'stages.1.blocks.1.e3va_mlp.up.weight'} <= set(state)
     torch.manual_seed(1)
-    restored = PETLBackbone(MMDET_TINY, dict(type='E3VA'))
+    restored = build_petl_backbone(MMDET_TINY, dict(type='E3VA'))
     restored.load_state_dict(state, strict=True)
     restored.eval()
     x = torch.randn(*IMAGE)
@@ -238,7 +242,7 @@ def test_a_deep_copy_runs_its_own_highway():
 
 
 def test_initialisation_survives_upstream_init_weights():
-    model = PETLBackbone(MMDET_TINY, dict(type='E3VA'))
+    model = build_petl_backbone(MMDET_TINY, dict(type='E3VA'))
     for _, param in e3va_parameters(model):
         torch.nn.init.constant_(param, 7.0)
     model.init_weights()  # mmdet's Swin re-initialises every nn.Linear and nn.LayerNorm below it
@@ -257,7 +261,7 @@ def test_initialisation_survives_upstream_init_weights():
 
 
 def test_train_and_eval_modes():
-    model = PETLBackbone(dict(MMDET_TINY, drop_path_rate=0.9), dict(type='E3VA'))
+    model = build_petl_backbone(dict(MMDET_TINY, drop_path_rate=0.9), dict(type='E3VA'))
     x = torch.randn(*IMAGE)
     model.train()
     assert all(m.training for m in model.modules())
@@ -270,12 +274,33 @@ def test_train_and_eval_modes():
 
 def test_rejects_a_backbone_without_swin_stages():
     vit = dict(type='mmseg.VisionTransformer', img_size=32, patch_size=16, embed_dims=32, num_layers=2, num_heads=2)
-    with pytest.raises(ValueError, match='Supported backbones: mmdet.SwinTransformer, mmseg.SwinTransformer, '
+    with pytest.raises(ValueError, match="method 'E3VA' does not support the backbone mmseg.VisionTransformer .*"
+                                         'Supported backbones: mmdet.SwinTransformer, mmseg.SwinTransformer, '
                                          'mmpretrain.SwinTransformer'):
-        PETLBackbone(vit, dict(type='E3VA'))
+        build_petl_backbone(vit, dict(type='E3VA'))
 
 
 def test_highway_needs_the_frozen_forward_of_the_same_call():
-    model = PETLBackbone(MMDET_TINY, dict(type='E3VA'))
-    with pytest.raises(RuntimeError, match='nothing was recorded'):
-        model.petl_method.highway()
+    model = build_petl_backbone(MMDET_TINY, dict(type='E3VA'))
+    with pytest.raises(RuntimeError, match='E3VA highway: nothing was recorded in this forward'):
+        model.petl_method.highway(model, ForwardRecord())
+
+
+def test_compiled_backbone_computes_the_same_outputs_and_gradients():
+    """torch.compile traces the frozen forward, its taps and the highway (dynamo, with the eager backend: no C++
+    compiler needed); outputs and gradients equal the uncompiled model's."""
+    _, model = build_pair(MMDET_TINY)
+    perturb(model)
+    x = torch.randn(*IMAGE)
+    results = []
+    for run in (model, torch.compile(model, backend='eager')):
+        outs = run(x)
+        sum(out.pow(2).mean() for out in outs).backward()
+        results.append(([out.detach() for out in outs], {n: p.grad.clone() for n, p in e3va_parameters(model)}))
+        model.zero_grad(set_to_none=True)
+    (outs, grads), (compiled_outs, compiled_grads) = results
+    for out, compiled in zip(outs, compiled_outs):
+        torch.testing.assert_close(compiled, out, rtol=0, atol=1e-6)
+    assert grads.keys() == compiled_grads.keys()
+    for name, grad in grads.items():
+        torch.testing.assert_close(compiled_grads[name], grad, rtol=0, atol=1e-6)

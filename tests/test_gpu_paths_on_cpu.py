@@ -16,7 +16,7 @@
 - The CUDA random state in training checkpoints (stubbed CUDA generator), and a GPU-style ``map_location`` (a callable)
   for safetensors deltas.
 
-What needs a real GPU is in tests/test_cuda.py (skipped here) and in the acceptance run, tools/gpu_acceptance.py
+What needs a real GPU is in tests/test_cuda.py (skipped here) and in the acceptance run, .ci/gpu/acceptance.py
 (docs/gpu.md).
 """
 import copy
@@ -30,7 +30,7 @@ import pytest
 import torch
 from mmengine.hooks import Hook
 
-from mmpetl.models import PETLBackbone
+from mmpetl.models import build_petl_backbone
 from mmpetl.models.methods import MonaAdapter
 
 from conftest import DEMO_CONFIG, ROOT
@@ -98,7 +98,7 @@ def test_inserted_modules_follow_the_backbone(case, target):
     parameter and buffer, inserted or upstream, follows; a training forward and backward run there; the gradients of
     what trains are there too, and the frozen parameters get none."""
     backbone, method = PLACEMENT[case]
-    model = PETLBackbone(backbone, method)
+    model = build_petl_backbone(backbone, method)
     inserted = {id(module) for _, module in model.petl_method.inserted}
     model.to('meta' if target == 'meta' else torch.float64)
     model.init_weights()  # the Runner initialises after moving: nothing may be re-created on the CPU
@@ -162,8 +162,8 @@ def test_fused_backbone_under_autocast_equals_the_reference(dtype):
     """A whole Swin with Mona under autocast, training mode (drop path drawn alike): the stream reaches the adapters
     in ``dtype`` after the patch merging; every trainable gradient is the reference formulation's."""
     torch.manual_seed(0)
-    fused = perturbed(PETLBackbone(SMALL_SWIN, dict(type='Mona', dropout=0.)))
-    reference = PETLBackbone(SMALL_SWIN, dict(type='Mona', fused=False, dropout=0.))
+    fused = perturbed(build_petl_backbone(SMALL_SWIN, dict(type='Mona', dropout=0.)))
+    reference = build_petl_backbone(SMALL_SWIN, dict(type='Mona', fused=False, dropout=0.))
     reference.load_state_dict(fused.state_dict())
     x = torch.randn(2, 3, 32, 32)
     grads, streams = [], []
@@ -453,10 +453,10 @@ def test_benchmark_cuda_peak_synchronises_and_resets_around_the_step(monkeypatch
 
 def test_acceptance_tools_answer_help_and_check_their_arguments():
     import subprocess
-    prepare = subprocess.run(['bash', osp.join(ROOT, 'tools/prepare_gpu_bundle.sh'), '--help'], capture_output=True,
+    prepare = subprocess.run(['bash', osp.join(ROOT, '.ci/gpu/prepare_bundle.sh'), '--help'], capture_output=True,
                              text=True, timeout=60)
     assert prepare.returncode == 0 and '--build-mmcv' in prepare.stdout and '64 MiB' in prepare.stdout
-    tool = [sys.executable, osp.join(ROOT, 'tools/gpu_acceptance.py')]  # stdlib only: no torch import
+    tool = [sys.executable, osp.join(ROOT, '.ci/gpu/acceptance.py')]  # stdlib only: no torch import
     assert 'test_cuda' in subprocess.run([*tool, '--help'], capture_output=True, text=True, timeout=60).stdout
     for bad in (['--steps', 'benchmark,nonsense'], ['--results', ROOT]):
         refused = subprocess.run([*tool, *bad, '--dry-run'], capture_output=True, text=True, timeout=60)

@@ -9,9 +9,10 @@ from mmengine.registry import MODELS
 
 import mmpetl.models.methods.hst  # noqa: F401  (registers HST before methods/__init__.py imports it)
 from mmpetl.benchmark import STANDARD_BACKBONES
-from mmpetl.models import PETLBackbone
+from mmpetl.models import build_petl_backbone
 from mmpetl.models.methods.base import PETLModule
-from mmpetl.models.methods.hst import HST, HSTSideStage, vit_block_groups
+from mmpetl.models.methods.hst import HST, vit_block_groups
+from mmpetl.models.methods.hst_side import HSTSideStage
 from mmpetl.utils import count_parameters
 
 TINY = dict(embed_dims=32, num_layers=4, num_heads=2)
@@ -35,7 +36,7 @@ def build_pair(backbone, seed=0, **method):
     cfg = SMALL_VITS[backbone]
     torch.manual_seed(seed)
     upstream = MODELS.build(cfg)
-    model = PETLBackbone(cfg, dict(type='HST', **method))
+    model = build_petl_backbone(cfg, dict(type='HST', **method))
     _, unexpected = model.load_state_dict(upstream.state_dict(), strict=False)
     assert not unexpected
     upstream.eval()  # mmseg's ViT.train() returns None: no chaining
@@ -89,7 +90,8 @@ def test_exactly_the_intended_parameters_train_and_receive_gradients(backbone, o
 def test_each_block_sees_one_meta_token_and_computes_what_the_upstream_block_computes(backbone):
     upstream, model = build_pair(backbone)
     num_prefix = 0 if 'nocls' in backbone else 1
-    num_tokens = num_prefix + (4 * 4 if 'mmseg' in backbone else 8 * 8)
+    grid = (4, 4) if 'mmseg' in backbone else (8, 8)
+    num_tokens = num_prefix + grid[0] * grid[1]
     block = model.layers[1]
     seen = {}
 
@@ -99,7 +101,7 @@ def test_each_block_sees_one_meta_token_and_computes_what_the_upstream_block_com
     block.register_forward_pre_hook(lambda m, args: record('block_in', args[0]))
     block.attn.register_forward_pre_hook(lambda m, args: record('attn_in', args[0].shape))
     block.register_forward_hook(lambda m, args, out: record('block_out', out))
-    block.hst_tap.register_forward_hook(lambda m, args, out: record('kept', m._kept))
+    model.hst_side.register_forward_pre_hook(lambda m, args: record('kept', args[1][1]))  # (images, kept per block)
     model(torch.randn(2, 3, 64, 64))
     assert seen['block_in'].shape == (2, num_tokens, 32)  # what the previous block handed on: no meta token
     assert seen['attn_in'] == (2, 1 + num_tokens, 32)  # inside the block: one extra token
@@ -113,12 +115,12 @@ def test_each_block_sees_one_meta_token_and_computes_what_the_upstream_block_com
     meta, patches, hw = seen['kept']
     torch.testing.assert_close(meta, with_meta[:, :1], rtol=0, atol=1e-6)
     torch.testing.assert_close(patches, with_meta[:, 1 + num_prefix:], rtol=0, atol=1e-6)
-    assert hw == model.petl_patch_grid.hw_shape
+    assert hw == grid
 
 
 def test_activation_checkpointing_gives_the_same_gradients():
     _, model = build_pair('mmseg.ViT')
-    checkpointed = PETLBackbone(dict(SMALL_VITS['mmseg.ViT'], with_cp=True), dict(type='HST'))
+    checkpointed = build_petl_backbone(dict(SMALL_VITS['mmseg.ViT'], with_cp=True), dict(type='HST'))
     checkpointed.load_state_dict(model.state_dict())
     x = torch.randn(2, 3, 64, 64)
     grads = []
@@ -143,7 +145,7 @@ def test_block_groups_for_vit_b_and_vit_l():
 def test_block_groups_of_a_built_twelve_block_vit():
     cfg = dict(type='mmpretrain.VisionTransformer', img_size=32, patch_size=16,
                arch=dict(embed_dims=32, num_layers=12, num_heads=2, feedforward_channels=64))
-    model = PETLBackbone(cfg, dict(type='HST'))
+    model = build_petl_backbone(cfg, dict(type='HST'))
     assert [stage.vit_blocks for stage in model.hst_side.stages] == vit_block_groups(12, (3, 3, 3, 3))
     assert all(layer.hst_tap.keep for layer in model.layers)
     assert count_parameters(model)['trainable'] == HST.num_parameters(32, 12)
@@ -163,10 +165,12 @@ def side_network_as_the_reference(model, upstream, images):
     """The HST forward recomputed in the reference's order with the model's weights: upstream ViT blocks run on
     [meta; x], the ViT map resized then bridged, the cross-attention written out from q/k/v projections."""
     tokens = {}
-    handle = upstream.layers[0].register_forward_pre_hook(lambda m, args: tokens.update(x=args[0]))
+    handles = [upstream.layers[0].register_forward_pre_hook(lambda m, args: tokens.update(x=args[0])),
+               upstream.patch_embed.register_forward_hook(lambda m, args, out: tokens.update(grid=out[1]))]
     upstream(images)
-    handle.remove()
-    x, (H, W), B = tokens['x'], model.petl_patch_grid.hw_shape, images.shape[0]
+    for handle in handles:
+        handle.remove()
+    x, (H, W), B = tokens['x'], tokens['grid'], images.shape[0]
     metas, maps = [], []
     for layer, petl_layer in zip(upstream.layers, model.layers):
         x = layer(torch.cat([petl_layer.hst_meta.token.expand(B, -1, -1), x], dim=1))
@@ -208,16 +212,18 @@ def test_pooled_output_matches_the_reference_computation(backbone):
                                    rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('out_type', ['pooled', 'featmap'])
 def test_vit_b_trainable_parameters_equal_the_formula(out_type):
-    model = PETLBackbone(VIT_B, dict(type='HST', out_type=out_type))
+    model = build_petl_backbone(VIT_B, dict(type='HST', out_type=out_type))
     assert count_parameters(model)['trainable'] == HST.num_parameters(768, 12) == 764_840
     assert HST.parameter_counts(768, 12) == dict(meta_tokens=9216, vit_block_norms=36864, bridges=167400, stem=5120,
                                                  patch_embeds=83496, side_blocks=462312, stage_norms=432)
 
 
+@pytest.mark.slow
 def test_vit_l_builds_runs_and_counts():
-    model = PETLBackbone(VIT_L, dict(type='HST', out_type='pooled'))
+    model = build_petl_backbone(VIT_L, dict(type='HST', out_type='pooled'))
     model.eval()
     groups = vit_block_groups(24, (3, 3, 3, 3))
     assert [stage.vit_blocks for stage in model.hst_side.stages] == groups
@@ -260,15 +266,16 @@ def test_initialisation_survives_upstream_init_weights_and_state_dict_round_trip
 
 def test_refuses_a_backbone_that_is_not_a_plain_vit():
     swin = dict(type='mmdet.SwinTransformer', embed_dims=32, depths=(2, 2), num_heads=(1, 2), out_indices=(0, 1))
-    with pytest.raises(ValueError, match='HST needs a plain ViT.*mmseg.VisionTransformer, mmpretrain'):
-        PETLBackbone(swin, dict(type='HST'))
+    with pytest.raises(ValueError, match="method 'HST' does not support the backbone mmdet.SwinTransformer .*"
+                                         'Supported backbones: mmseg.VisionTransformer, mmpretrain.VisionTransformer'):
+        build_petl_backbone(swin, dict(type='HST'))
 
 
 def test_refuses_bad_settings():
     with pytest.raises(ValueError, match="out_type must be one of"):
-        PETLBackbone(SMALL_VITS['mmseg.ViT'], dict(type='HST', out_type='cls_token'))
+        build_petl_backbone(SMALL_VITS['mmseg.ViT'], dict(type='HST', out_type='cls_token'))
     with pytest.raises(ValueError, match='one entry per side stage'):
-        PETLBackbone(SMALL_VITS['mmseg.ViT'], dict(type='HST', depths=(3, 3, 3)))
+        build_petl_backbone(SMALL_VITS['mmseg.ViT'], dict(type='HST', depths=(3, 3, 3)))
     cfg = dict(SMALL_VITS['mmseg.ViT'], num_layers=3)
     with pytest.raises(ValueError, match='at least one ViT block per side stage'):
-        PETLBackbone(cfg, dict(type='HST'))
+        build_petl_backbone(cfg, dict(type='HST'))

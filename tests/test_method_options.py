@@ -20,7 +20,7 @@ from mmengine.logging import MMLogger
 
 import mmpetl
 from mmpetl.engine import load_config, load_runner_config
-from mmpetl.models import PETLBackbone, available_methods
+from mmpetl.models import available_methods, build_petl_backbone
 from mmpetl.models.methods import PETLConfigError
 from mmpetl.models.petl_backbone import init_options
 from mmpetl.registry import PETL_METHODS
@@ -85,7 +85,7 @@ def backbone_for(method):
     """The first of :data:`BACKBONES` that ``method`` builds on with its default options."""
     for name, cfg in BACKBONES.items():
         try:
-            PETLBackbone(cfg, dict(type=method))
+            build_petl_backbone(cfg, dict(type=method))
             return name
         except ValueError:
             continue
@@ -117,7 +117,7 @@ def test_every_option_has_test_values():
 @pytest.mark.parametrize('method, option, value', INVALID_CASES)
 def test_bad_option_is_named_by_mmpetl(method, option, value):
     with pytest.raises(PETLConfigError) as error:
-        PETLBackbone(BACKBONES[backbone_for(method)], dict(type=method, **{option: value}))
+        build_petl_backbone(BACKBONES[backbone_for(method)], dict(type=method, **{option: value}))
     message = str(error.value)
     assert message.startswith(f'{method}: '), message
     assert option in message and repr(value) in message, message
@@ -128,7 +128,7 @@ def test_bad_option_is_named_by_mmpetl(method, option, value):
 def test_valid_options_build_and_run(method):
     options = {option: VALID[option] for option in options_of(method)}
     backbone = backbone_for(method)
-    model = PETLBackbone(BACKBONES[backbone], dict(type=method, **options))
+    model = build_petl_backbone(BACKBONES[backbone], dict(type=method, **options))
     size = 64 if 'Swin' in backbone else 32
     model.train()
     outputs = model(torch.randn(2, 3, size, size))
@@ -146,7 +146,7 @@ def test_valid_options_build_and_run(method):
 def test_the_cases_of_the_issue(method, message):
     """The four configs that once ended in torch (or in a ZeroDivisionError), and E3VA's odd rank."""
     with pytest.raises(PETLConfigError) as error:
-        PETLBackbone(BACKBONES['mmdet.Swin'], method)
+        build_petl_backbone(BACKBONES['mmdet.Swin'], method)
     assert str(error.value) == message
     assert_raised_in_mmpetl(error)
 
@@ -161,7 +161,7 @@ def test_the_cases_of_the_issue(method, message):
 ])
 def test_bad_petl_backbone_option_is_named(option, value, expected):
     with pytest.raises(PETLConfigError, match=f'^PETLBackbone: .*{re.escape(expected)}') as error:
-        PETLBackbone(BACKBONES['mmdet.Swin'], dict(type='Mona'), **{option: value})
+        build_petl_backbone(BACKBONES['mmdet.Swin'], dict(type='Mona'), **{option: value})
     assert repr(value) in str(error.value)
     assert_raised_in_mmpetl(error)
 

@@ -1,19 +1,22 @@
 """Every registered method on every upstream backbone where it makes sense: shapes, what trains, gradients, the
-documented trainable count, initialisation, state-dict round trip; and the trainable-count formula on Swin-B/L and
-ViT-B/L.
+documented trainable count, initialisation, state-dict round trip, a re-entrant forward, replicas; the refusal of every
+backbone it does not support; and the trainable-count formula on Swin-B/L and ViT-B/L.
 
 No method is named here: the cases come from :func:`mmpetl.models.available_methods`, and what differs between methods
 is read from the method class (``is_identity_at_init``, ``replaces_outputs``, ``supported_backbones``,
 ``expected_trainable``), so a new registered method is tested without editing this file. The per-case checks are plain
 functions (``check_*``), also called by ``tests/test_new_method.py`` on a throwaway method.
 """
+import copy
+
 import pytest
 import torch
 from mmengine.registry import MODELS
 from torch import nn
 
-from mmpetl.models import PETLBackbone, available_methods
-from mmpetl.models.methods import REPORTED_COLUMNS, BasePETLMethod, PETLModule, Reported
+from mmpetl.models import available_methods, build_petl_backbone
+from mmpetl.models.blocks import spec_for, supported_blocks
+from mmpetl.models.methods import REPORTED_COLUMNS, BasePETLMethod, LoRA, PETLModule, Reported
 from mmpetl.models.methods.base import block_widths
 from mmpetl.registry import PETL_METHODS
 from mmpetl.utils import count_parameters
@@ -68,7 +71,7 @@ def build_pair(method: dict, backbone_cfg: dict, seed=0):
     """The upstream backbone and the PETL one with the same upstream weights, both in eval mode."""
     torch.manual_seed(seed)
     upstream = MODELS.build(backbone_cfg)
-    model = PETLBackbone(backbone_cfg, method)
+    model = build_petl_backbone(backbone_cfg, method)
     missing, unexpected = model.load_state_dict(upstream.state_dict(), strict=False)
     assert not unexpected
     upstream.eval()
@@ -90,12 +93,17 @@ def inserted_ids(model: nn.Module):
 
 
 def check_refused(method: dict, backbone_cfg: dict) -> None:
-    """A backbone outside ``supported_backbones`` is refused at build time, naming the method and the upstream class."""
+    """A backbone outside ``supported_backbones`` is refused at build time by the core, with one message that names
+    the method, the upstream backbone and the supported ones (the known blocks, where the method lists none)."""
     with pytest.raises(ValueError) as info:
-        PETLBackbone(backbone_cfg, method)
+        build_petl_backbone(backbone_cfg, method)
     message = str(info.value)
-    assert method['type'] in message, message
-    assert backbone_cfg['type'].split('.')[-1] in message, message
+    supported = method_class(method).supported_backbones
+    choices = ', '.join(supported) if supported is not None else ', '.join(supported_blocks())
+    assert message.startswith(f"PETLBackbone: method {method['type']!r} does not support the backbone "
+                              f"{backbone_cfg['type']} ("), message
+    assert message.endswith(f'Supported backbones: {choices}') or \
+        message.endswith(f'Supported backbones: those built of these blocks: {choices}'), message
 
 
 def check_outputs(method: dict, upstream: nn.Module, model: nn.Module, x: torch.Tensor) -> None:
@@ -192,6 +200,56 @@ def check_state_dict_round_trip(method: dict, backbone_cfg: dict, model: nn.Modu
         assert torch.equal(o, r)
 
 
+def tensors_left_on_modules(model: nn.Module):
+    """``module.attribute`` names of plain attributes (not parameters, buffers, children) holding tensors."""
+    def holds_tensor(value):
+        return isinstance(value, torch.Tensor) or \
+            isinstance(value, (tuple, list)) and any(isinstance(v, torch.Tensor) for v in value)
+    return [f'{name}.{attr}' for name, module in model.named_modules() for attr, value in vars(module).items()
+            if holds_tensor(value)]
+
+
+def check_reentrant(model: nn.Module, x: torch.Tensor) -> None:
+    """Another forward of the same model, run from a hook on its first or its last block (inside the upstream forward;
+    after the last block, between it and what a method computes after it: E3VA's highway, HST's side network), leaves
+    both results exactly as when each runs alone, and no call leaves a tensor on a module."""
+    model.eval()
+    y = torch.randn_like(x)
+    alone_x, alone_y = as_list(model(x)), as_list(model(y))
+    blocks = [module for module in model.modules() if spec_for(module) is not None]
+    for block in (blocks[0], blocks[-1]):
+        inner = []
+
+        def run_inner(module, args, output):
+            if not inner:  # the nested forward runs this hook too
+                inner.append(None)
+                inner[0] = as_list(model(y))
+
+        handle = block.register_forward_hook(run_inner)
+        try:
+            outer = as_list(model(x))
+        finally:
+            handle.remove()
+        assert all(torch.equal(o, a) for o, a in zip(outer, alone_x)) and len(outer) == len(alone_x)
+        assert all(torch.equal(i, a) for i, a in zip(inner[0], alone_y)) and len(inner[0]) == len(alone_y)
+    assert not tensors_left_on_modules(model)
+
+
+def check_replica(model: nn.Module, x: torch.Tensor) -> None:
+    """A replica that shares the model's attributes, its method object included, but has modules of its own (as
+    ``nn.DataParallel``'s replicas do: they copy each module's attributes shallowly) computes with its own modules."""
+    model.eval()
+    alone = as_list(model(x))
+    replica = copy.deepcopy(model, memo={id(model.petl_method): model.petl_method})
+    assert replica.petl_method is model.petl_method
+    assert all(torch.equal(r, a) for r, a in zip(as_list(replica(x)), alone))
+    with torch.no_grad():
+        for param in replica.parameters():
+            param.add_(0.1 * torch.randn_like(param))
+    assert all(torch.equal(o, a) for o, a in zip(as_list(model(x)), alone))
+    assert any(not torch.allclose(r, a, atol=1e-4) for r, a in zip(as_list(replica(x)), alone))
+
+
 def check_method_on_backbone(method: dict, backbone_cfg: dict) -> None:
     """Every per-case check, in order (or the refusal, for a backbone the method does not support)."""
     if not supports(method, backbone_cfg):
@@ -205,11 +263,13 @@ def check_method_on_backbone(method: dict, backbone_cfg: dict) -> None:
     check_gradients(model, x, trainable)
     check_init_survives_init_weights(model)
     check_state_dict_round_trip(method, backbone_cfg, model, input_for(backbone_cfg, batch=1))
+    check_reentrant(model, input_for(backbone_cfg, batch=1))
+    check_replica(model, input_for(backbone_cfg, batch=1))
 
 
 def check_formula_on_standard_backbone(method: dict, backbone: str) -> None:
     """On a standard backbone, the trainable count is the documented one, on block widths checked independently."""
-    model = PETLBackbone(STANDARD_BACKBONES[backbone], method)
+    model = build_petl_backbone(STANDARD_BACKBONES[backbone], method)
     assert block_widths(model) == STANDARD_WIDTHS[backbone]
     expected = method_class(method).expected_trainable(model, **options_of(method))
     assert expected is not None, f'{method["type"]} documents no trainable count on {backbone}'
@@ -223,7 +283,7 @@ def check_method_facts(method: str) -> None:
     assert cls.expected_trainable.__func__ is not BasePETLMethod.expected_trainable.__func__, \
         f'{method} does not document its trainable count (override expected_trainable)'
     backbone = next(cfg for cfg in SMALL_BACKBONES.values() if supports(dict(type=method), cfg))
-    assert cls.expected_trainable(PETLBackbone(backbone, dict(type=method))) is not None
+    assert cls.expected_trainable(build_petl_backbone(backbone, dict(type=method))) is not None
     assert cls.description() and '\n' not in cls.description()
     assert set(cls.reported) <= set(REPORTED_COLUMNS)
     assert all(isinstance(r, Reported) and r.value and r.source for r in cls.reported.values())
@@ -239,9 +299,20 @@ def test_method_carries_its_facts(method):
     check_method_facts(method)
 
 
-def test_lora_on_mmseg_vit_is_refused_with_the_reason():
+#: A backbone without a transformer block the core knows: no method supports it.
+RESNET = dict(type='mmdet.ResNet', depth=18)
+
+
+@pytest.mark.parametrize('method', available_methods())
+def test_a_backbone_without_known_blocks_is_refused(method):
+    check_refused(dict(type=method), RESNET)
+
+
+def test_lora_refuses_a_block_without_a_fused_qkv_projection():
+    """Beyond its supported backbones, LoRA checks each block for the fused qkv Linear it adapts (mmseg's ViT, which
+    it does not support, has none: its attention is torch's nn.MultiheadAttention)."""
     with pytest.raises(ValueError, match='fused qkv nn.Linear.*mmpretrain.VisionTransformer'):
-        PETLBackbone(SMALL_BACKBONES['mmseg.ViT'], dict(type='LoRA'))
+        LoRA().attach(MODELS.build(SMALL_BACKBONES['mmseg.ViT']))
 
 
 def test_mona_on_vit_keeps_the_cls_token_out_of_the_convolutions():
@@ -253,6 +324,7 @@ def test_mona_on_vit_keeps_the_cls_token_out_of_the_convolutions():
     assert seen == [torch.Size([1, 64, 4, 4])]  # 16 patch tokens on their 4x4 grid, no cls token
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('method, backbone', [
     (m, b) for m, b in method_cases(STANDARD_BACKBONES) if supports(dict(type=m), STANDARD_BACKBONES[b])])
 def test_trainable_parameters_equal_the_formula(method, backbone):
@@ -264,7 +336,6 @@ def upstream_names_by_definition(method: str, model: nn.Module) -> set:
     independently of the method's code (``trains_upstream`` and ``expected_trainable``)."""
     from torch.nn.modules.batchnorm import _BatchNorm
 
-    from mmpetl.models.blocks import spec_for
     names = [n for n, _ in model.named_parameters()]
     if method == 'Full':
         return set(names)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from mmpetl.benchmark import STANDARD_BACKBONES
-from mmpetl.models import PETLBackbone
+from mmpetl.models import build_petl_backbone
 from mmpetl.models.methods import MonaAdapter
 from mmpetl.utils import count_parameters
 
@@ -56,9 +56,10 @@ def test_scaled_norm_at_initialisation_is_nearly_identity():
     assert torch.allclose(scaled, x, atol=1e-5) and not torch.equal(scaled, x)  # x + 1e-6 * LN(x)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('swin, expected', [(SWIN_B, 3_667_456), (SWIN_L, 5_267_712)])
 def test_swin_trainable_backbone_parameters(swin, expected):
-    model = PETLBackbone(swin, dict(type='Mona'))
+    model = build_petl_backbone(swin, dict(type='Mona'))
     counts = count_parameters(model)
     assert counts['trainable'] == expected
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
@@ -74,7 +75,7 @@ def test_mona_sits_after_each_residual(swin):
     upstream = MODELS.build(dict(TINY_SWIN, type=swin))
     upstream.eval()  # (mmdet's Swin.train() returns None)
     torch.manual_seed(0)
-    model = PETLBackbone(dict(TINY_SWIN, type=swin), dict(type='Mona'))
+    model = build_petl_backbone(dict(TINY_SWIN, type=swin), dict(type='Mona'))
     model.eval()
     model.load_state_dict(upstream.state_dict(), strict=False)
     x = torch.randn(1, 3, 64, 64)
@@ -102,7 +103,7 @@ def test_mona_sits_after_each_residual(swin):
 
 
 def test_mona_initialisation_survives_upstream_init_weights():
-    model = PETLBackbone(dict(TINY_SWIN, type='mmdet.SwinTransformer'), dict(type='Mona'))
+    model = build_petl_backbone(dict(TINY_SWIN, type='mmdet.SwinTransformer'), dict(type='Mona'))
     adapters = [m for m in model.modules() if isinstance(m, MonaAdapter)]
     for adapter in adapters:
         for p in adapter.parameters():

@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from mmpetl.models import PETLBackbone
+from mmpetl.models import build_petl_backbone
 from mmpetl.models.methods import MonaAdapter, MonaConv
 from mmpetl.models.methods.mona import FusedMona
 from mmpetl.utils import count_parameters
@@ -165,8 +165,8 @@ def test_convolution_sees_a_channels_last_view_of_the_tokens():
 
 
 def test_parameters_names_and_checkpoints_are_those_of_the_reference():
-    fused = PETLBackbone(dict(TINY_SWIN, type='mmdet.SwinTransformer'), dict(type='Mona'))
-    reference = PETLBackbone(dict(TINY_SWIN, type='mmdet.SwinTransformer'), dict(type='Mona', fused=False))
+    fused = build_petl_backbone(dict(TINY_SWIN, type='mmdet.SwinTransformer'), dict(type='Mona'))
+    reference = build_petl_backbone(dict(TINY_SWIN, type='mmdet.SwinTransformer'), dict(type='Mona', fused=False))
     assert all(m.fused and m.conv.fused for m in fused.modules() if isinstance(m, MonaAdapter))
     assert not any(m.fused or m.conv.fused for m in reference.modules() if isinstance(m, MonaAdapter))
     assert fused.state_dict().keys() == reference.state_dict().keys()
@@ -194,9 +194,10 @@ def test_micro_benchmark_reports_both_formulations():
 def assert_backbone_gradients_equal_the_reference(with_cp, device='cpu'):
     """A whole Swin (training mode) with the fused Mona, inside the upstream checkpointing or not, and with the
     reference formulation: the same gradients of every trainable parameter."""
-    fused = PETLBackbone(dict(TINY_SWIN, type='mmdet.SwinTransformer', with_cp=with_cp), dict(type='Mona', dropout=0.))
-    reference = PETLBackbone(dict(TINY_SWIN, type='mmdet.SwinTransformer'),
-                             dict(type='Mona', fused=False, dropout=0.))
+    fused = build_petl_backbone(dict(TINY_SWIN, type='mmdet.SwinTransformer', with_cp=with_cp),
+                                dict(type='Mona', dropout=0.))
+    reference = build_petl_backbone(dict(TINY_SWIN, type='mmdet.SwinTransformer'),
+                                    dict(type='Mona', fused=False, dropout=0.))
     perturbed(fused)
     reference.load_state_dict(fused.state_dict())
     x = torch.randn(2, 3, 64, 64, device=device)

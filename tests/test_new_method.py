@@ -75,6 +75,7 @@ def register(tmp_path):
         sys.modules.pop(module_name, None)
 
 
+@pytest.mark.slow
 def test_a_new_method_is_picked_up_and_passes_the_generic_checks(register):
     register('Throwaway')
     assert 'Throwaway' in available_methods()

@@ -10,7 +10,7 @@ from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 from conftest import TINY_SWIN
 from mmpetl.engine import PETLOptimWrapperConstructor
-from mmpetl.models import PETLBackbone
+from mmpetl.models import build_petl_backbone
 
 CFG = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05))
 PARAMWISE = dict(custom_keys={'relative_position_bias_table': dict(decay_mult=0.), 'norm': dict(decay_mult=0.)})
@@ -41,7 +41,7 @@ def groups(optim_wrapper):
 
 @pytest.mark.parametrize('paramwise', [None, PARAMWISE])
 def test_same_groups_as_mmengine_for_what_trains_and_one_log_line(paramwise, log):
-    model = PETLBackbone(dict(type='mmdet.SwinTransformer', **TINY_SWIN), dict(type='Mona'))
+    model = build_petl_backbone(dict(type='mmdet.SwinTransformer', **TINY_SWIN), dict(type='Mona'))
     trained = {id(p) for p in model.parameters() if p.requires_grad}
     frozen = [p for p in model.parameters() if not p.requires_grad]
     assert trained and frozen

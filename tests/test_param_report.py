@@ -9,7 +9,7 @@ from torch import nn
 from conftest import TINY_SWIN
 from mmpetl.engine import ParameterReportHook
 from mmpetl.engine.hooks.param_report_hook import format_parameter_report, parameter_report
-from mmpetl.models import PETLBackbone
+from mmpetl.models import build_petl_backbone
 from mmpetl.models.methods import MonaAdapter
 
 MONA = dict(type='Mona', bottleneck=32)
@@ -19,7 +19,7 @@ class ToyDetector(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.backbone = PETLBackbone(dict(type='mmdet.SwinTransformer', **TINY_SWIN), MONA)
+        self.backbone = build_petl_backbone(dict(type='mmdet.SwinTransformer', **TINY_SWIN), MONA)
         self.neck = nn.Linear(64, 16)
         self.head = nn.Linear(16, 3)
 

@@ -5,7 +5,7 @@ import torch
 from mmengine.config import ConfigDict
 
 from conftest import TINY_SWIN
-from mmpetl.models import PETLBackbone
+from mmpetl.models import build_petl_backbone
 from mmpetl.models import pretrained as pretrained_module
 
 
@@ -21,7 +21,7 @@ def official_key(key: str) -> str:
 def swin_weights():
     """The state dict of a tiny mmdet Swin (what a pretrained file holds), without the output norms."""
     torch.manual_seed(1)
-    state_dict = PETLBackbone(dict(type='mmdet.SwinTransformer', **TINY_SWIN), dict(type='Fixed')).state_dict()
+    state_dict = build_petl_backbone(dict(type='mmdet.SwinTransformer', **TINY_SWIN), dict(type='Fixed')).state_dict()
     return {k: v for k, v in state_dict.items() if not k.startswith('norm')}
 
 
@@ -47,7 +47,7 @@ def build(path, upstream='mmdet.SwinTransformer', method='Mona', init_cfg=None, 
         backbone = dict(type=upstream, **TINY_SWIN)
     backbone.update(init_cfg=ConfigDict(type='Pretrained', checkpoint=path, **(init_cfg or {})),
                     **(backbone_options or {}))
-    return PETLBackbone(backbone, dict(type=method), **kwargs)
+    return build_petl_backbone(backbone, dict(type=method), **kwargs)
 
 
 def test_matching_checkpoint_loads_and_logs_counts(tmp_path, swin_weights, logs):
@@ -112,9 +112,9 @@ def test_partial_load_fails_unless_the_share_is_lowered(tmp_path, swin_weights, 
 
 def test_share_outside_zero_one_is_refused():
     with pytest.raises(ValueError, match='min_loaded_share must be in'):
-        PETLBackbone(dict(type='mmdet.SwinTransformer', **TINY_SWIN), dict(type='Mona'), min_loaded_share=1.5)
+        build_petl_backbone(dict(type='mmdet.SwinTransformer', **TINY_SWIN), dict(type='Mona'), min_loaded_share=1.5)
 
 
 def test_random_frozen_backbone_is_reported(logs):
-    PETLBackbone(dict(type='mmdet.SwinTransformer', **TINY_SWIN), dict(type='Mona')).init_weights()
+    build_petl_backbone(dict(type='mmdet.SwinTransformer', **TINY_SWIN), dict(type='Mona')).init_weights()
     assert any('frozen backbone tensors keep their random initialisation' in message for message in logs)

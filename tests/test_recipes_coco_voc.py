@@ -3,8 +3,8 @@ recipes of Leiyi-Hu/mona, ``Swin-Transformer-Object-Detection/mona_configs/`` (m
 their mmengine 2.x translations, each with the file it was read from).
 
 The reference has one file per method, identical but for the backbone type; LoRand and E3VA, which it lacks, follow its
-method-neutral ``_full`` file, and Swin-L on COCO (which it lacks too) follows its Swin-B recipe. Not pinned because not
-followed: the VOC files' ``frozen_stages=1`` (see the VOC base's header).
+method-neutral ``_full`` file, and Swin-L on COCO (which it lacks too) follows its Swin-B recipe. The VOC files'
+``frozen_stages=1`` (the patch embedding frozen in the Swin repository) is mmpetl's ``frozen_modules=['patch_embed']``.
 """
 import pytest
 
@@ -101,6 +101,8 @@ def voc_pins(config, ref):
         Pin(config, 'optim_wrapper.type', 'AmpOptimWrapper', ref + ': optimizer_config use_fp16=True (apex O1)'),
         Pin(config, 'optim_wrapper.loss_scale', 'dynamic', ref + ': apex O1, dynamic loss scale'),
         Pin(config, 'optim_wrapper.clip_grad', None, ref + ': optimizer_config grad_clip=None'),
+        # frozen_stages=1 in the Swin repository's backbone: the patch embedding frozen
+        Pin(config, 'model.backbone.frozen_modules', ['patch_embed'], ref + ': backbone frozen_stages=1'),
         Pin(config, 'optim_wrapper.optimizer.type', 'AdamW', ref),
         Pin(config, 'optim_wrapper.optimizer.lr', 1e-4, ref),
         Pin(config, 'optim_wrapper.optimizer.betas', [0.9, 0.999], ref),

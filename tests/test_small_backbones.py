@@ -14,7 +14,7 @@ import torch
 from mmengine.config import ConfigDict
 
 from conftest import ROOT
-from mmpetl.models import PETLBackbone
+from mmpetl.models import build_petl_backbone
 from mmpetl.models import pretrained as pretrained_module
 from mmpetl.models.small_backbones import SMALL_BACKBONES, library_checkpoint
 
@@ -67,7 +67,7 @@ def test_loads_through_the_libraries_pretrained_path(backbone, library, monkeypa
     if prefix:
         init_cfg.prefix = prefix
     torch.manual_seed(0)
-    model = PETLBackbone(dict(upstream, init_cfg=init_cfg), dict(type='Fixed'), min_loaded_share=1.0)
+    model = build_petl_backbone(dict(upstream, init_cfg=init_cfg), dict(type='Fixed'), min_loaded_share=1.0)
     model.init_weights()  # raises below 100 %
     assert '(100.0 %), 0 missing' in logs[-1], logs[-1]
 

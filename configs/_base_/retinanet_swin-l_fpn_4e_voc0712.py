@@ -12,12 +12,11 @@
 #   schedule base; its logs show lr 1e-4 from the first iterations);
 # - apex O1 mixed precision (DistOptimizerHook use_fp16=True): AmpOptimWrapper, dynamic loss scale (needs a CUDA GPU);
 # - VOC mAP (IoU 0.5, the VOC2007 11-point AP of mmdet 2.x) after every epoch, a checkpoint every epoch.
+# - `frozen_stages=1`: in the Swin repository's backbone that freezes the patch embedding only (mmdet's SwinTransformer
+#   would read 1 as "patch embedding and stage 0"), which matters for Full, LN-tune and BitFit (the other methods
+#   freeze the patch embedding anyway): `frozen_modules=['patch_embed']` of mmpetl.PETLBackbone, set once when the model
+#   is built (the upstream `frozen_stages` would re-freeze in train(), after DDP has wrapped the model).
 # mmdet's VOC RetinaNet config supplies head, data, schedule and evaluation.
-# Not followed: the reference's `frozen_stages=1`. In the Swin repository's backbone that freezes the patch embedding
-# only (mmdet's SwinTransformer would read 1 as "patch embedding and stage 0"), which changes what trains for Full,
-# LN-tune and BitFit (the other methods freeze the patch embedding anyway). mmpetl.PETLBackbone refuses
-# `frozen_stages` (the upstream backbone would re-freeze in train(), after DDP has wrapped the model): the method alone
-# decides what trains.
 _base_ = [
     'mmdet::pascal_voc/retinanet_r50_fpn_1x_voc0712.py',
     './petl_runtime.py',
@@ -27,9 +26,10 @@ _base_ = [
 
 pretrained = 'https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_large_patch4_window7_224_22k.pth'  # noqa
 model = dict(
-    backbone=dict(_delete_=True, type='mmpetl.PETLBackbone', method=dict(type='Fixed'), backbone=dict(
-        _base_.swin_l, drop_path_rate=0.2, out_indices=(1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained))),
+    backbone=dict(_delete_=True, type='mmpetl.PETLBackbone', method=dict(type='Fixed'),
+                  frozen_modules=['patch_embed'], backbone=dict(
+                      _base_.swin_l, drop_path_rate=0.2, out_indices=(1, 2, 3),
+                      init_cfg=dict(type='Pretrained', checkpoint=pretrained))),
     neck=dict(in_channels=[384, 768, 1536], out_channels=256, start_level=0, add_extra_convs='on_input', num_outs=5))
 
 # 2 GPUs x 1 image: `tools/dist_train.sh CONFIG 2`. The reference's lr is for this total batch of 2.

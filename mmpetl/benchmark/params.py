@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from ..models import PETLBackbone, available_methods
+from ..models import available_methods, build_petl_backbone
 from ..models.methods.base import REPORTED_COLUMNS
 from ..registry import PETL_METHODS
 from ..utils.params import count_parameters
@@ -62,7 +62,7 @@ def parameter_table(methods: Sequence[str], backbones: Optional[Sequence[str]] =
             log(f'parameters: {spec} on {name}')
             torch.manual_seed(0)
             try:
-                model = PETLBackbone(STANDARD_BACKBONES[name], parse_method(spec))
+                model = build_petl_backbone(STANDARD_BACKBONES[name], parse_method(spec))
             except ValueError as err:  # the method does not apply to this backbone
                 log(f'  n/a: {str(err).splitlines()[0][:120]}')
                 table[spec][name] = None

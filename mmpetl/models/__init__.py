@@ -1,4 +1,4 @@
 from .methods import *  # noqa: F401,F403  (registers the PETL methods)
-from .petl_backbone import PETLBackbone, available_methods
+from .petl_backbone import available_methods, build_petl_backbone
 
-__all__ = ['PETLBackbone', 'available_methods']
+__all__ = ['build_petl_backbone', 'available_methods']

@@ -31,18 +31,89 @@ return is dropped together with the branch (the Mona repository's adapter placem
 after (STAR-MMRotate's). Every upstream block family ends each branch with a drop-path module
 (:meth:`BlockSpec.drop_path`); modules at a pre-drop-path point run in a forward pre-hook on that module, which
 :func:`add_to_point` registers when the first module goes there (no hook, no change, while the point is empty).
+
+Outside the blocks, :func:`add_to_point` knows two more places: :data:`OUTPUT_POINT`, the output of any submodule
+(``module(output, *inputs) -> output`` in a forward hook: LoRA on a qkv projection), and ``None``, a plain child that
+the method calls itself from its ``backbone_forward`` (E3VA's output norms, HST's side network).
+
+What a module records during a forward for later in the same call (the patch grid, E3VA's and HST's taps) goes into
+the call's :class:`ForwardRecord`, never into an attribute of a module.
 """
-from typing import Dict, List, Optional, Tuple
+from contextvars import ContextVar
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
 POINTS = ('block_input', 'attn_pre_drop_path', 'attn_branch', 'attn_residual', 'mlp_pre_drop_path', 'mlp_branch',
           'mlp_residual')
-RESIDUAL_POINTS = ('block_input', 'attn_residual', 'mlp_residual')
-BRANCH_POINTS = ('attn_pre_drop_path', 'attn_branch', 'mlp_pre_drop_path', 'mlp_branch')
 #: Pre-drop-path point -> its branch.
 PRE_DROP_PATH_POINTS = {'attn_pre_drop_path': 'attn', 'mlp_pre_drop_path': 'mlp'}
+#: The point on the output of any submodule (not only a block): ``module(output, *inputs) -> output``.
+OUTPUT_POINT = 'output'
+
+# The record of the innermost PETL backbone forward running in this thread (None outside one).
+_OPEN_RECORD: ContextVar[Optional['ForwardRecord']] = ContextVar('mmpetl_forward_record', default=None)
+
+
+class ForwardRecord:
+    """What the modules of a PETL backbone record during one call of its forward, for later in the same call.
+
+    The PETL backbone's forward opens one per call (``with ForwardRecord() as record:``) and hands it to its method's
+    ``backbone_forward``. While it is open, modules that run inside the upstream forward, which can return nothing
+    extra, store values with :meth:`put` under a key (themselves, or a shared key object); later in the same call the
+    values are read with :meth:`get` or :meth:`take`: the patch grid a ViT's patch embedding recorded, by its blocks;
+    E3VA's taps, by its highway; HST's kept tokens, by its side network. The record ends with the call, and what it
+    holds with it.
+
+    Why not attributes of the modules: a value left on a module between two moments of one call is overwritten by any
+    other call of the same module in between (a forward run from a hook, another thread), outlives a call that raises,
+    and is state that replicas and compiled graphs do not see. The open record is found through a
+    :class:`contextvars.ContextVar`: a nested forward opens its own and restores the outer one when it ends, and each
+    thread sees only its own.
+    """
+
+    def __init__(self):
+        self._values: Dict[Any, Any] = {}
+        self._token = None
+
+    def __enter__(self) -> 'ForwardRecord':
+        self._token = _OPEN_RECORD.set(self)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        _OPEN_RECORD.reset(self._token)
+
+    @staticmethod
+    def put(key: Any, value: Any) -> None:
+        """Store ``value`` under ``key`` in the open record. With none open, nothing is stored: no forward of a PETL
+        backbone runs, so nothing would read it (a block re-run by activation checkpointing during backward)."""
+        record = _OPEN_RECORD.get()
+        if record is not None:
+            record._values[key] = value
+
+    @staticmethod
+    def current(who: str) -> 'ForwardRecord':
+        """The open record; ``who`` (the caller) is named in the error when there is none."""
+        record = _OPEN_RECORD.get()
+        if record is None:
+            raise RuntimeError(f'{who} reads what was recorded earlier in the forward of its PETL backbone, and no '
+                               'such forward is running: call the PETL backbone, not one of its parts on its own')
+        return record
+
+    def get(self, key: Any, who: str) -> Any:
+        """The value stored under ``key`` in this call; ``who`` (the reader) is named in the error when there is none.
+        """
+        if key not in self._values:
+            raise RuntimeError(f'{who}: nothing was recorded in this forward; it reads what the modules of the same '
+                               'call recorded, after they ran')
+        return self._values[key]
+
+    def take(self, key: Any, who: str) -> Any:
+        """:meth:`get`, and the value leaves the record (so that it is freed as soon as its reader is done)."""
+        value = self.get(key, who)
+        del self._values[key]
+        return value
 
 
 class BlockSpec:
@@ -105,17 +176,19 @@ class SwinBlockSpec(BlockSpec):
 
 
 class PatchGrid:
-    """The patch grid of a ViT's current forward, recorded by a forward hook on its ``patch_embed``.
+    """The key under which a ViT's patch grid (H, W) goes into the :class:`ForwardRecord` of each forward.
 
     ViT blocks are called with the tokens alone; the grid comes from the patch embedding, which returns
-    ``(tokens, (H, W))`` in mmseg and mmpretrain. One PatchGrid is shared by the backbone and its blocks.
+    ``(tokens, (H, W))`` in mmseg and mmpretrain: a forward hook on it records the grid (:meth:`record`), the blocks
+    read it (:meth:`hw_shape`). One PatchGrid is shared by the backbone and its blocks; it holds nothing itself.
     """
 
-    def __init__(self):
-        self.hw_shape: Optional[Tuple[int, int]] = None
-
     def record(self, module, args, output):
-        self.hw_shape = tuple(output[1])
+        ForwardRecord.put(self, tuple(output[1]))
+
+    def hw_shape(self) -> Tuple[int, int]:
+        """The grid of the running forward."""
+        return ForwardRecord.current('A PETL ViT block').get(self, 'PatchGrid (the patch embedding runs first)')
 
 
 class ViTBlockSpec(BlockSpec):
@@ -128,7 +201,7 @@ class ViTBlockSpec(BlockSpec):
         block.petl_patch_grid = backbone.petl_patch_grid
 
     def hw_shape(self, block, args, kwargs):
-        return block.petl_patch_grid.hw_shape
+        return block.petl_patch_grid.hw_shape()
 
 
 class MMSegViTBlockSpec(ViTBlockSpec):
@@ -222,11 +295,13 @@ class PETLBlockMixin:
         if not self.petl_points[point]:
             return run(self, x, hw_shape)
         drop_path = self.petl_spec.drop_path(self, branch)
+        # Restored afterwards, not cleared: a forward nested in the branch (run from a hook) leaves this call's intact.
+        outer = getattr(drop_path, 'petl_before_drop_path', None)
         drop_path.petl_before_drop_path = lambda h: self._run_branch_point(point, h, x, hw_shape)
         try:
             return run(self, x, hw_shape)
         finally:
-            drop_path.petl_before_drop_path = None
+            drop_path.petl_before_drop_path = outer
 
     def _run_residual_point(self, point, x, hw_shape):
         for name in self.petl_points[point]:
@@ -287,13 +362,35 @@ def _before_drop_path(drop_path: nn.Module, args: tuple):
     return (run(args[0]), *args[1:])
 
 
-def add_to_point(block: nn.Module, point: str, name: str, module: nn.Module) -> None:
-    """Register ``module`` as child ``name`` of a PETL block and call it at ``point``."""
-    if point not in POINTS:
-        raise ValueError(f'Unknown insertion point {point!r}; valid points: {", ".join(POINTS)}')
-    if hasattr(block, name):
-        raise ValueError(f'{type(block).__name__} already has an attribute {name!r}')
-    if point in PRE_DROP_PATH_POINTS and not block.petl_points[point]:
-        block.petl_spec.drop_path(block, PRE_DROP_PATH_POINTS[point]).register_forward_pre_hook(_before_drop_path)
-    block.add_module(name, module)
-    block.petl_points[point].append(name)
+def _after_output(target: nn.Module, args: tuple, output):
+    """Forward hook of a module with modules at its :data:`OUTPUT_POINT`: they transform its output in turn."""
+    for name in target.petl_output_modules:
+        output = getattr(target, name)(output, *args)
+    return output
+
+
+def add_to_point(target: nn.Module, point: Optional[str], name: str, module: nn.Module) -> None:
+    """Register ``module`` as child ``name`` of ``target`` and call it at ``point``.
+
+    ``point`` is one of :data:`POINTS` (``target`` is a PETL block, :func:`make_petl_block`), :data:`OUTPUT_POINT`
+    (``target`` is any module; ``module(output, *inputs)`` replaces its output, in a forward hook registered with the
+    first module there) or None (a child only, called by the method itself).
+    """
+    if point is not None and point != OUTPUT_POINT and point not in POINTS:
+        raise ValueError(f'Unknown insertion point {point!r}; valid points: {", ".join(POINTS)}, '
+                         f'{OUTPUT_POINT!r} or None')
+    if point in POINTS and not isinstance(target, PETLBlockMixin):
+        raise ValueError(f'Insertion point {point!r} is a point of a PETL block; {type(target).__name__} is not one '
+                         '(BasePETLMethod.attach_block receives the blocks)')
+    if hasattr(target, name):
+        raise ValueError(f'{type(target).__name__} already has an attribute {name!r}')
+    if point in PRE_DROP_PATH_POINTS and not target.petl_points[point]:
+        target.petl_spec.drop_path(target, PRE_DROP_PATH_POINTS[point]).register_forward_pre_hook(_before_drop_path)
+    if point == OUTPUT_POINT and not hasattr(target, 'petl_output_modules'):
+        target.petl_output_modules = []
+        target.register_forward_hook(_after_output)
+    target.add_module(name, module)
+    if point == OUTPUT_POINT:
+        target.petl_output_modules.append(name)
+    elif point is not None:
+        target.petl_points[point].append(name)

@@ -10,10 +10,9 @@ from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
 from mmengine.logging import print_log
-from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor, nn
 
-from ..utils.checkpoint import save_checkpoint_file
+from ..utils.checkpoint import safe_load_checkpoint, save_checkpoint_file
 from ..version import __version__
 from .blocks import upstream_type
 from .methods.base import PETLModule
@@ -146,7 +145,7 @@ def is_delta(checkpoint) -> bool:
 
 def _load(delta: Union[str, dict]) -> Tuple[dict, str]:
     if isinstance(delta, str):
-        return _load_checkpoint(delta, map_location='cpu'), delta
+        return safe_load_checkpoint(delta, map_location='cpu'), delta
     return delta, 'the delta checkpoint'
 
 
@@ -257,8 +256,16 @@ def plain_model_cfg(cfg_model: dict) -> dict:
 
 
 def human_size(num_bytes: int) -> str:
-    """``'14.7 MB'``."""
-    return f'{num_bytes / 2**20:.1f} MB'
+    """A byte count in binary units, with the unit it is divided by: ``'512 B'``, ``'3.5 KiB'``, ``'14.7 MiB'``,
+    ``'1.2 GiB'``, ``'2.0 TiB'``."""
+    if num_bytes < 1024:
+        return f'{num_bytes} B'
+    size = float(num_bytes)
+    for unit in ('KiB', 'MiB', 'GiB', 'TiB'):
+        size /= 1024
+        if round(size, 1) < 1024 or unit == 'TiB':
+            break
+    return f'{size:.1f} {unit}'
 
 
 __all__ = [

@@ -1,5 +1,8 @@
 """``mmpetl.PETLBackbone``: an upstream backbone with a PETL method attached.
 
+``PETLBackbone`` is the registry name of :func:`build_petl_backbone`, a builder function (as mmengine registries allow):
+what it returns is the upstream backbone object itself, of its PETL class, not an instance of a class of its own.
+
 Example (any OpenMMLab 2.x config)::
 
     model = dict(
@@ -21,9 +24,9 @@ from typing import List, Optional, Sequence, Tuple
 from torch import nn
 
 from ..registry import MODELS, PETL_METHODS
-from .blocks import class_path, petl_subclass, supported_blocks, upstream_type
+from .blocks import ForwardRecord, class_path, petl_subclass, supported_blocks, upstream_type
 from .methods.base import BasePETLMethod, PETLModule
-from .methods.options import check_float, fail
+from .methods.options import PETLConfigError, check_float, fail
 from .pretrained import DEFAULT_EXPECTED_MISSING, PretrainedLoadCheck
 
 
@@ -31,7 +34,7 @@ class PETLBackboneMixin:
     """Mixed in front of the upstream backbone class; ``petl_method`` is the attached :class:`BasePETLMethod`.
 
     ``petl_min_loaded_share`` and ``petl_expected_missing`` configure the pretrained-weight check of
-    :meth:`init_weights` (see :func:`PETLBackbone`).
+    :meth:`init_weights` (see :func:`build_petl_backbone`).
     """
     petl_method: BasePETLMethod
     petl_min_loaded_share: float = 1.0
@@ -52,7 +55,9 @@ class PETLBackboneMixin:
                 module.init_weights()
 
     def forward(self, *args, **kwargs):
-        return self.petl_method.backbone_forward(super().forward, *args, **kwargs)
+        # One record per call: what the modules record in this call stays in this call (re-entrant, thread-safe).
+        with ForwardRecord() as record:
+            return self.petl_method.backbone_forward(self, record, super().forward, *args, **kwargs)
 
 
 def available_methods() -> List[str]:
@@ -124,10 +129,30 @@ def build_upstream(backbone: dict) -> nn.Module:
                        '"mmpretrain.SwinTransformer", "mmseg.VisionTransformer".') from None
 
 
-@MODELS.register_module()
-def PETLBackbone(backbone: dict, method: dict, min_loaded_share: float = 1.0,
-                 expected_missing: Sequence[str] = DEFAULT_EXPECTED_MISSING) -> nn.Module:
-    """Build ``backbone`` from its upstream library and attach the PETL ``method`` to it.
+def check_supported(method_type: str, petl_method: BasePETLMethod, model: nn.Module) -> None:
+    """Refuse an upstream backbone outside the method's :attr:`~BasePETLMethod.supported_backbones` (None: one with no
+    block the core knows), naming the method, the backbone and the supported ones."""
+    supported = petl_method.supported_backbones
+    upstream_name = upstream_type(model)
+    if supported is None:
+        if next(petl_method.blocks(model), None) is not None:
+            return
+        reason = ': it has no transformer block the core knows'
+        choices = f'those built of these blocks: {", ".join(supported_blocks())}'
+    else:
+        if upstream_name in supported:
+            return
+        reason, choices = '', ', '.join(supported)
+    raise ValueError(f'PETLBackbone: method {method_type!r} does not support the backbone {upstream_name} '
+                     f'({class_path(model)}){reason}. Supported backbones: {choices}')
+
+
+@MODELS.register_module(name='PETLBackbone')
+def build_petl_backbone(backbone: dict, method: dict, min_loaded_share: float = 1.0,
+                        expected_missing: Sequence[str] = DEFAULT_EXPECTED_MISSING,
+                        frozen_modules: Sequence[str] = ()) -> nn.Module:
+    """Build ``backbone`` from its upstream library and attach the PETL ``method`` to it (``type='mmpetl.PETLBackbone'``
+    in a config).
 
     Args:
         backbone (dict): the upstream backbone config, with its scope (``type='mmdet.SwinTransformer'``).
@@ -138,24 +163,27 @@ def PETLBackbone(backbone: dict, method: dict, min_loaded_share: float = 1.0,
         expected_missing (Sequence[str]): regexes (matched at the start of backbone-relative names) of upstream
             tensors that pretrained checkpoints do not hold and that are not counted: by default the per-stage
             output norms ``norm0``..``norm3`` that the dense-prediction Swins add.
+        frozen_modules (Sequence[str]): upstream submodules (backbone-relative names, e.g. ``'patch_embed'``) frozen
+            whatever the method trains, once, when the model is built: what a reference config's ``frozen_stages``
+            does, without the upstream backbone re-freezing in ``train()`` (which it does after DDP has wrapped the
+            model). Each name must be a submodule of the backbone that has parameters.
 
     Returns:
         nn.Module: the upstream backbone, now of class ``PETL<UpstreamClass>``, with ``requires_grad`` set.
 
     Raises:
-        ValueError: unknown method, a backbone the method cannot attach to, or nothing left to train;
+        ValueError: unknown method, a backbone the method does not support, or nothing left to train;
             :class:`~mmpetl.models.methods.options.PETLConfigError` (a ValueError): an option of the wrong type or
             out of range, of the method (checked by its constructor) or of this function.
     """
     check_float('PETLBackbone', 'min_loaded_share', min_loaded_share, 0.0, 1.0)
     check_expected_missing(expected_missing)
+    if isinstance(frozen_modules, str) or not all(isinstance(name, str) for name in frozen_modules):
+        raise PETLConfigError(f'PETLBackbone: frozen_modules must be a list of submodule names, e.g. '
+                              f'["patch_embed"]; got {frozen_modules!r}')
     petl_method = build_method(method)
     model = build_upstream(backbone)
-    upstream_name = upstream_type(model)
-    if petl_method.requires_blocks and next(petl_method.blocks(model), None) is None:
-        raise ValueError(f'PETLBackbone: method {method["type"]!r} cannot attach to {upstream_name} '
-                         f'({class_path(model)}): it has no transformer block the method knows. Supported blocks: '
-                         f'{", ".join(supported_blocks())}')
+    check_supported(method['type'], petl_method, model)
     petl_method.attach(model)
     model.__class__ = petl_subclass(PETLBackboneMixin, type(model))
     model.petl_method = petl_method
@@ -165,8 +193,15 @@ def PETLBackbone(backbone: dict, method: dict, min_loaded_share: float = 1.0,
     inserted = {id(p) for _, module in petl_method.inserted for p in module.parameters()}
     for name, param in model.named_parameters():
         param.requires_grad_(id(param) in inserted or petl_method.trains_upstream(name, param))
+    modules = dict(model.named_modules())
+    for name in frozen_modules:
+        if name not in modules or not any(True for _ in modules[name].parameters()):
+            children = ', '.join(n for n, m in model.named_children() if any(True for _ in m.parameters()))
+            raise PETLConfigError(f'PETLBackbone: frozen_modules names {name!r}, which is not a submodule with '
+                                  f'parameters of {upstream_type(model)}; its top-level ones: {children}')
+        modules[name].requires_grad_(False)
     if petl_method.requires_trainable and not any(p.requires_grad for p in model.parameters()):
-        raise ValueError(f'PETLBackbone: method config {method!r} on {upstream_name} leaves no backbone parameter '
-                         'trainable. Check its options (for example the stages or blocks it is restricted to); to '
-                         'freeze the whole backbone on purpose, use dict(type="Fixed").')
+        raise ValueError(f'PETLBackbone: method config {method!r} on {upstream_type(model)} leaves no backbone '
+                         'parameter trainable. Check its options (for example the stages or blocks it is restricted '
+                         'to); to freeze the whole backbone on purpose, use dict(type="Fixed").')
     return model

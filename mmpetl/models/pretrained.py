@@ -4,16 +4,18 @@ mmdet/mmseg/mmpretrain backbones load ``init_cfg=dict(type='Pretrained', ...)`` 
 warning: a checkpoint whose keys do not match leaves a randomly initialised *frozen* backbone and a flat loss.
 :class:`PretrainedLoadCheck` watches the upstream ``init_weights()`` of a PETL backbone
 (:class:`mmpetl.models.petl_backbone.PETLBackboneMixin`), counts what it loaded and fails below a threshold, naming
-the likely cause; see "Pretrained-weight safety" in ``docs/training.md``. The files themselves are read by mmpetl's
-safe loader (:mod:`mmpetl.utils.checkpoint`).
+the likely cause; see "Pretrained-weight safety" in ``docs/training.md``. For the length of that call it also gives
+the upstream code the checkpoint's name as :func:`mmpetl.utils.checkpoint.safe_uri` makes it, so that the file is read
+by mmpetl's safe loader (:mod:`mmpetl.utils.checkpoint`), whichever of mmengine's loading functions the upstream uses.
 """
 import logging
 import re
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from mmengine.logging import print_log
-from mmengine.runner.checkpoint import CheckpointLoader
 from torch import nn
+
+from ..utils.checkpoint import safe_load_checkpoint, safe_uri
 
 #: Upstream tensors that pretrained (classification) checkpoints never hold: the per-stage output norms that the dense
 #: prediction Swins add (``norm0`` ... ``norm3``). They keep their initialisation (LayerNorm: 1 and 0) and are not
@@ -39,6 +41,13 @@ def pretrained_init(module: nn.Module) -> Optional[dict]:
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
             return dict(cfg)
     return None
+
+
+def _checkpoint_inits(module: nn.Module) -> List[dict]:
+    """The entries of ``module.init_cfg`` that load a checkpoint (``Pretrained``, mmseg's ``Pretrained_Part``)."""
+    init_cfg = getattr(module, 'init_cfg', None)
+    return [cfg for cfg in (init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg])
+            if isinstance(cfg, dict) and 'checkpoint' in cfg]
 
 
 def _examples(names: Iterable[str], count: int = 5) -> str:
@@ -67,6 +76,54 @@ def _prefix_causes(expected: Dict[str, tuple], offered: Dict[str, tuple]) -> Lis
     return causes
 
 
+def split_expected_missing(upstream_params: Dict[str, tuple],
+                           expected_missing: Sequence[str]) -> Tuple[Dict[str, tuple], List[str]]:
+    """``upstream_params`` (name -> shape) split into those a pretrained checkpoint should hold (name -> shape) and
+    the names that ``expected_missing`` (regexes matched at the start of the name) says it does not hold."""
+    patterns = [re.compile(p) for p in expected_missing]
+    new = [n for n in upstream_params if any(p.match(n) for p in patterns)]
+    return {n: s for n, s in upstream_params.items() if n not in new}, new
+
+
+class LoadCoverage(NamedTuple):
+    """What a state dict offered to a backbone covers of its upstream parameters (backbone-relative names)."""
+    expected: Dict[str, tuple]  # name -> shape of the parameters a pretrained checkpoint should hold
+    loaded: List[str]  # expected and offered in their shape
+    missing: List[str]  # expected, and not offered or offered in another shape
+    unexpected: List[str]  # offered, and not in the backbone's state dict
+    kept_init: List[str]  # not expected (``expected_missing``), not offered: they keep their initialisation
+
+    @property
+    def share(self) -> float:
+        """The share of the expected tensors that were loaded, in [0, 1] (1 when none is expected)."""
+        return len(self.loaded) / len(self.expected) if self.expected else 1.0
+
+    def summary(self) -> str:
+        """The counts, with examples of each list, in one line."""
+        kept = (f'; {len(self.kept_init)} new tensors keep their init ({_examples(self.kept_init)})'
+                if self.kept_init else '')
+        return (f'{len(self.loaded)}/{len(self.expected)} upstream tensors loaded ({100 * self.share:.1f} %), '
+                f'{len(self.missing)} missing ({_examples(self.missing)}), {len(self.unexpected)} unexpected '
+                f'({_examples(self.unexpected)}){kept}')
+
+
+def load_coverage(backbone: nn.Module, offered: Dict[str, tuple], upstream_params: Optional[Dict[str, tuple]] = None,
+                  expected_missing: Sequence[str] = DEFAULT_EXPECTED_MISSING) -> LoadCoverage:
+    """Count what the tensors ``offered`` to ``backbone`` (name -> shape, backbone-relative, as its loader sees them)
+    cover of its ``upstream_params`` (name -> shape; default: all its parameters), leaving out the
+    ``expected_missing`` ones. The check of every pretrained load (:class:`PretrainedLoadCheck`) and of
+    ``tools/model_converters/official_to_mmpetl.py``."""
+    if upstream_params is None:
+        upstream_params = {n: tuple(p.shape) for n, p in backbone.named_parameters()}
+    expected, new = split_expected_missing(upstream_params, expected_missing)
+    own = {n: tuple(t.shape) for n, t in backbone.state_dict().items()}
+    return LoadCoverage(expected=expected,
+                        loaded=[n for n, shape in expected.items() if offered.get(n) == tuple(shape)],
+                        missing=[n for n, shape in expected.items() if offered.get(n) != tuple(shape)],
+                        unexpected=[k for k in offered if k not in own],
+                        kept_init=[n for n in new if offered.get(n) != own[n]])
+
+
 def likely_causes(expected: Dict[str, tuple], offered: Dict[str, tuple], upstream: str) -> List[str]:
     """Why the keys ``offered`` to a backbone miss the ``expected`` ones (name -> shape), most likely first."""
     causes = _prefix_causes(expected, offered) + _layout_causes(expected, offered)
@@ -87,11 +144,14 @@ def likely_causes(expected: Dict[str, tuple], offered: Dict[str, tuple], upstrea
 class PretrainedLoadCheck:
     """Watches an upstream ``init_weights()`` that loads pretrained weights and checks what it loaded.
 
-    Used as a context manager around the upstream call: a load-state-dict pre-hook on the backbone records the keys
-    (and shapes) it is offered, after the upstream's own key conversion, whichever loader it uses (``nn.Module``'s or
-    mmengine's). Then :meth:`check` counts, among the backbone's upstream parameters (those the PETL method did not
-    insert, frozen or tuned), the matched, missing and unexpected tensors, logs the counts, and raises when fewer
-    than ``min_loaded_share`` of them were loaded.
+    Used as a context manager around the upstream call. Inside it the checkpoint names in the backbone's
+    ``init_cfg`` are those of :func:`~mmpetl.utils.checkpoint.safe_uri` (the upstream inits load them through
+    mmengine's ``CheckpointLoader``, which then uses mmpetl's safe loader); they are put back on exit. A
+    load-state-dict pre-hook on the backbone records the keys (and shapes) it is offered, after the upstream's own
+    key conversion, whichever loader it uses (``nn.Module``'s or mmengine's). Then :meth:`check` counts
+    (:func:`load_coverage`), among the backbone's upstream parameters (those the PETL method did not insert, frozen or
+    tuned), the matched, missing and unexpected tensors, logs the counts, and raises when fewer than
+    ``min_loaded_share`` of them were loaded.
 
     Args:
         backbone (nn.Module): the PETL backbone.
@@ -107,11 +167,12 @@ class PretrainedLoadCheck:
         self.pretrained = pretrained_init(backbone)
         self.upstream = upstream
         self.min_loaded_share = min_loaded_share
-        patterns = [re.compile(p) for p in expected_missing]
-        self.new = [n for n in upstream_params if any(p.match(n) for p in patterns)]
-        self.expected = {n: s for n, s in upstream_params.items() if n not in self.new}
+        self.upstream_params = upstream_params
+        self.expected_missing = expected_missing
+        self.expected, _ = split_expected_missing(upstream_params, expected_missing)
         self.offered: Optional[Dict[str, tuple]] = None
         self._handle = None
+        self._checkpoint_names: List[tuple] = []
 
     def _record(self, module, state_dict, prefix, *args):
         if prefix == '':  # the backbone itself is being loaded (not a whole model that contains it)
@@ -120,16 +181,21 @@ class PretrainedLoadCheck:
     def __enter__(self):
         # (the public register_load_state_dict_pre_hook is missing from older torch 2.x; mmpretrain uses this one too)
         self._handle = self.backbone._register_load_state_dict_pre_hook(self._record, with_module=True)
+        self._checkpoint_names = [(init, init['checkpoint']) for init in _checkpoint_inits(self.backbone)]
+        for init, name in self._checkpoint_names:
+            init['checkpoint'] = safe_uri(name)
         return self
 
     def __exit__(self, exc_type, exc, traceback):
         self._handle.remove()
+        for init, name in self._checkpoint_names:
+            init['checkpoint'] = name
         if exc is None or self.pretrained is None or self.offered is not None or not isinstance(exc, Exception):
             return False
         # The upstream loader failed before loading anything. mmdet's Swin does so with an IndexError when no key
         # starts with the 'backbone.' it filters on: when the file's keys explain the failure, say how.
         try:
-            checkpoint = CheckpointLoader.load_checkpoint(self.pretrained['checkpoint'], map_location='cpu')
+            checkpoint = safe_load_checkpoint(self.pretrained['checkpoint'], map_location='cpu')
         except Exception:  # the upstream error, re-raised unchanged, says what is wrong with the file
             return False
         if not isinstance(checkpoint, dict):
@@ -167,23 +233,16 @@ class PretrainedLoadCheck:
                           logger='current', level=logging.WARNING)
             return
         offered = self.offered or {}
-        loaded = [n for n, shape in self.expected.items() if offered.get(n) == tuple(shape)]
-        missing = [n for n in self.expected if offered.get(n) != tuple(self.expected[n])]
-        own = self.backbone.state_dict()
-        unexpected = [k for k in offered if k not in own]
-        kept_init = [n for n in self.new if offered.get(n) != tuple(own[n].shape)]
-        share = len(loaded) / len(self.expected) if self.expected else 1.0
-        kept = f'; {len(kept_init)} new tensors keep their init ({_examples(kept_init)})' if kept_init else ''
-        print_log(f'{self.upstream} pretrained weights from {self.pretrained["checkpoint"]}: {len(loaded)}/'
-                  f'{len(self.expected)} upstream tensors loaded ({100 * share:.1f} %), {len(missing)} missing '
-                  f'({_examples(missing)}), {len(unexpected)} unexpected ({_examples(unexpected)}){kept}',
+        coverage = load_coverage(self.backbone, offered, self.upstream_params, self.expected_missing)
+        print_log(f'{self.upstream} pretrained weights from {self.pretrained["checkpoint"]}: {coverage.summary()}',
                   logger='current', level=logging.INFO)
-        if share < self.min_loaded_share:
+        if coverage.share < self.min_loaded_share:
             causes = likely_causes(self.expected, offered, self.upstream)
             raise RuntimeError(
-                f'{self.upstream} loaded only {len(loaded)} of {len(self.expected)} upstream tensors '
-                f'({100 * share:.1f} % < min_loaded_share {100 * self.min_loaded_share:.1f} %) from '
+                f'{self.upstream} loaded only {len(coverage.loaded)} of {len(self.expected)} upstream tensors '
+                f'({100 * coverage.share:.1f} % < min_loaded_share {100 * self.min_loaded_share:.1f} %) from '
                 f'{self.pretrained["checkpoint"]}; the others would keep their random initialisation. Missing: '
-                f'{_examples(missing)}. Unexpected in the file: {_examples(unexpected)}. Likely cause: '
+                f'{_examples(coverage.missing)}. Unexpected in the file: {_examples(coverage.unexpected)}. '
+                'Likely cause: '
                 + '; '.join(causes) + '. (To accept a partial load on purpose, lower min_loaded_share in the '
                 'mmpetl.PETLBackbone config.)')

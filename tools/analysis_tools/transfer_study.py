@@ -116,14 +116,14 @@ def check_methods(rows) -> None:
     (checked by building the PETL backbone of the first task's config, without weights)."""
     from mmengine.config import Config
 
-    from mmpetl.models.petl_backbone import PETLBackbone, available_methods
+    from mmpetl.models.petl_backbone import available_methods, build_petl_backbone
     from mmpetl.study.plan import TASKS, PlanError, check_choice, config_path
     check_choice('method', sorted({row.method for row in rows}), available_methods())
     check_choice('initialisation (METHOD@INIT)', sorted({row.init for row in rows}), ['pretrained', 'random'])
     for row in rows:
         backbone = Config.fromfile(config_path(TASKS['cls'], row.backbone)).model.backbone
         try:
-            PETLBackbone(backbone=backbone.backbone, method=dict(type=row.method))
+            build_petl_backbone(backbone=backbone.backbone, method=dict(type=row.method))
         except (ValueError, TypeError) as err:
             raise PlanError(f'method {row.method} cannot attach to {row.backbone}: {str(err).splitlines()[0]}') \
                 from None

@@ -5,7 +5,8 @@ from .bitfit import BitFit
 from .e3va import E3VA, E3VAAdapter, E3VANorm, E3VAStreamTap
 from .fixed import Fixed
 from .full import Full
-from .hst import HST, HSTMetaToken, HSTSideNetwork, HSTTap
+from .hst import HST, HSTMetaToken, HSTTap
+from .hst_side import HSTSideNetwork
 from .lntune import LNTune
 from .lora import LoRA, LoRAQV
 from .lorand import LoRand, LoRandAdapter

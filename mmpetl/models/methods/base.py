@@ -6,7 +6,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from torch import nn
 
-from ..blocks import BlockSpec, add_to_point, make_petl_block, spec_for
+from ..blocks import BlockSpec, ForwardRecord, add_to_point, make_petl_block, spec_for
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,15 @@ class BasePETLMethod:
 
     - :meth:`attach_block` — called once per transformer block the core knows (see :mod:`mmpetl.models.blocks`);
       insert modules at the block's insertion points with :meth:`add`.
-    - :meth:`attach` — the whole-backbone version, for methods that wrap layers (LoRA) or add a side network.
+    - :meth:`attach` — the whole-backbone version, for methods that also add modules outside the blocks (a side
+      network), again with :meth:`add`.
     - :meth:`backbone_forward` — wraps the upstream backbone's forward (a highway or side network beside it).
     - :meth:`trains_upstream` — which *upstream* parameters train (BitFit, LN-tune, full); default none.
 
-    Every parameter of a module inserted with :meth:`add` trains; everything else is frozen at construction time.
+    Every module a method inserts goes through :meth:`add`, and every parameter of those modules trains; everything
+    else is frozen at construction time. The method object holds configuration and names, never modules used in the
+    forward nor tensors: :meth:`backbone_forward` finds its modules on the backbone it is handed (a replica's own),
+    and what they record during the forward in the call's :class:`~mmpetl.models.blocks.ForwardRecord`.
 
     What a method says about itself (read by the generic tests, ``tests/test_methods.py``, and the parameter table):
     :meth:`expected_trainable` (its documented trainable count), :meth:`description`, :attr:`reported`,
@@ -82,15 +86,14 @@ class BasePETLMethod:
     """
     #: A method that legitimately trains nothing inside the backbone (the 'fixed' baseline) sets this to False.
     requires_trainable = True
-    #: Whether the method needs transformer blocks to attach to (False for methods that only select upstream params).
-    requires_blocks = True
     #: Whether the backbone computes exactly the upstream function right after construction and ``init_weights()``.
     identity_at_init = False
     #: Whether the backbone's outputs are the method's own (a side network's) rather than the upstream ones, with
     #: their container and shapes.
     replaces_outputs = False
-    #: The upstream backbones (config types with scope, ``'mmdet.SwinTransformer'``) the method attaches to; it refuses
-    #: any other with a ValueError that names the method. None: every backbone with blocks the core knows.
+    #: The upstream backbones (config types with scope, ``'mmdet.SwinTransformer'``) the method attaches to. None: every
+    #: backbone with blocks the core knows (:func:`~mmpetl.models.blocks.supported_blocks`). The PETL backbone refuses
+    #: any other at build time, naming the method, the backbone and these.
     supported_backbones: Optional[Tuple[str, ...]] = None
     #: Figures papers reported for the method (keys of :data:`REPORTED_COLUMNS`); never measured here.
     reported: Dict[str, Reported] = {}
@@ -137,16 +140,24 @@ class BasePETLMethod:
     def attach_block(self, name: str, block: nn.Module, spec: BlockSpec, index: int) -> None:
         """Insert this method's modules into one block (``index`` counts blocks through the whole backbone)."""
 
-    def add(self, block: nn.Module, point: str, suffix: str, module: PETLModule) -> None:
-        """Insert ``module`` as ``block.<name>_<suffix>`` at insertion ``point``."""
-        attr = f'{self.name}_{suffix}'
-        add_to_point(block, point, attr, module)
+    def add(self, target: nn.Module, point: Optional[str], suffix: Optional[str], module: PETLModule) -> None:
+        """Insert ``module`` as ``target.<name>_<suffix>`` (``target.<name>`` when ``suffix`` is None) at ``point``:
+
+        - a block point (:data:`~mmpetl.models.blocks.POINTS`), ``target`` a block from :meth:`attach_block`;
+        - ``'output'``: ``target`` any submodule, whose output ``module(output, *inputs)`` replaces (LoRA on a qkv
+          projection);
+        - None: a child that the method calls itself in :meth:`backbone_forward` (E3VA's norms, HST's side network).
+        """
+        attr = self.name if suffix is None else f'{self.name}_{suffix}'
+        add_to_point(target, point, attr, module)
         self.inserted.append((attr, module))
 
     def trains_upstream(self, name: str, param: nn.Parameter) -> bool:
         return False
 
-    def backbone_forward(self, forward, *args, **kwargs):
+    def backbone_forward(self, backbone: nn.Module, record: ForwardRecord, forward, *args, **kwargs):
+        """The PETL backbone's forward: ``forward(*args, **kwargs)`` is the upstream one of ``backbone`` (the module
+        being called, a replica's own); ``record`` holds what its modules record during this call."""
         return forward(*args, **kwargs)
 
 

@@ -30,7 +30,6 @@ class BitFit(BasePETLMethod):
     Args:
         scope (str): ``'bias_in_name'`` (default, the reference) or ``'bias_only'``.
     """
-    requires_blocks = False
     identity_at_init = True
     reported = v_petl_bench('0.20 M / 47.9 / 41.9', '85.7 / 48.37')
 

@@ -13,7 +13,7 @@ Gradients reach the adapters through the highway only, so nothing the frozen bac
 Parameters: ``(2 * rank + 1) * C + rank`` per adapter (:meth:`E3VAAdapter.num_parameters`), two per block, plus
 ``2 * C_s`` per output norm; rank 24 gives 1,184,128 on Swin-B and 1,775,616 on Swin-L.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -21,53 +21,31 @@ from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
 from ...registry import PETL_METHODS
-from ..blocks import class_path
+from ..blocks import ForwardRecord
 from .base import BasePETLMethod, PETLModule, block_widths, v_petl_bench
 from .options import fail, is_int
 
-#: Upstream backbones with Swin stages (``stages[i].blocks`` then ``stages[i].downsample``, a PatchMerging or None).
-SUPPORTED_BACKBONES = {
-    'mmdet.models.backbones.swin.SwinTransformer': 'mmdet.SwinTransformer',
-    'mmseg.models.backbones.swin.SwinTransformer': 'mmseg.SwinTransformer',
-    'mmpretrain.models.backbones.swin_transformer.SwinTransformer': 'mmpretrain.SwinTransformer',
-}
+# The taps record views, not clones, in the call's ForwardRecord: the frozen forward never modifies a branch output or
+# a block input in place (each residual add makes a new tensor), and the taps are the only copies E3VA keeps alive for
+# backward.
 
 
-class _Tap(PETLModule):
-    """Records what it sees in the frozen forward (detached tensors), for the highway to consume once.
-
-    The recorded tensors are views, not clones: the frozen forward never modifies a branch output or a block input in
-    place (each residual add makes a new tensor), and the taps are the only copies E3VA keeps alive for backward.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self._tapped = None
-
-    def pop(self):
-        """What was recorded in this call's frozen forward; cleared so that no tensor outlives its forward."""
-        if self._tapped is None:
-            raise RuntimeError(f'{type(self).__name__}: nothing was recorded; the highway runs after the frozen '
-                               'forward of the same call (E3VA.backbone_forward)')
-        tapped, self._tapped = self._tapped, None
-        return tapped
-
-
-class E3VAStreamTap(_Tap):
+class E3VAStreamTap(PETLModule):
     """At the ``block_input`` point of the first block: records the start of the token stream, the highway's start.
 
-    Called as ``module(x, hw_shape) -> x`` with x (B, N, C); returns x unchanged.
+    Called as ``module(x, hw_shape) -> x`` with x (B, N, C); returns x unchanged and records
+    ``(x.detach(), (H, W))`` in the call's :class:`~mmpetl.models.blocks.ForwardRecord`.
     """
 
     def init_weights(self) -> None:
         """No parameters."""
 
     def forward(self, x: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
-        self._tapped = (x.detach(), tuple(hw_shape))  # popped as ((B, N, C) stream, (H, W))
+        ForwardRecord.put(self, (x.detach(), tuple(hw_shape)))
         return x
 
 
-class E3VAAdapter(_Tap):
+class E3VAAdapter(PETLModule):
     """The dual low-rank adapter, at a block's ``attn_branch`` or ``mlp_branch`` point.
 
     Two parallel low-rank paths of rank ``rank / 2`` each, one linear and one through a GELU::
@@ -79,7 +57,8 @@ class E3VAAdapter(_Tap):
     bottleneck adapter. ``up`` starts at zero, so the adapter starts at zero.
 
     In the frozen forward the module only taps: ``module(branch_out, branch_in, hw_shape)`` records the detached
-    (B, N, C) branch output and returns it unchanged. :meth:`adapt` computes the adapter on the highway.
+    (B, N, C) branch output in the call's :class:`~mmpetl.models.blocks.ForwardRecord` and returns it unchanged.
+    :meth:`adapt` computes the adapter on the highway.
 
     Args:
         channels (int): C.
@@ -107,7 +86,7 @@ class E3VAAdapter(_Tap):
         nn.init.zeros_(self.up.bias)
 
     def forward(self, branch_out: Tensor, branch_in: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
-        self._tapped = branch_out.detach()  # popped as the (B, N, C) branch output
+        ForwardRecord.put(self, branch_out.detach())
         return branch_out
 
     def adapt(self, x: Tensor) -> Tensor:
@@ -145,18 +124,14 @@ class E3VA(BasePETLMethod):
 
     Inserts, in every block of the stages that reach an output (stage ``<= max(out_indices)``), ``e3va_attn`` and
     ``e3va_mlp`` (:class:`E3VAAdapter`, at ``attn_branch`` / ``mlp_branch``), in the first block ``e3va_input``
-    (:class:`E3VAStreamTap`), and on the backbone one ``e3va_norm<i>`` (:class:`E3VANorm`) per out index.
+    (:class:`E3VAStreamTap`), and on the backbone one ``e3va_norm<i>`` (:class:`E3VANorm`) per out index. It needs
+    Swin stages (blocks joined by patch merging): the Swin transformers of mmdet, mmseg and mmpretrain.
 
     Args:
         rank (int): total rank of each dual low-rank adapter (even). 24 puts the trainable count near the paper's
             (1.18 M on Swin-B, 1.78 M on Swin-L).
-
-    Raises:
-        ValueError (at build time): a backbone other than the Swin transformers of mmdet, mmseg and mmpretrain.
     """
-    # attach() checks the backbone itself (it needs Swin *stages*, and names the supported backbones).
-    requires_blocks = False
-    supported_backbones = tuple(SUPPORTED_BACKBONES.values())
+    supported_backbones = ('mmdet.SwinTransformer', 'mmseg.SwinTransformer', 'mmpretrain.SwinTransformer')
     identity_at_init = True  # the output norms start at zero
     reported = v_petl_bench('1.20 M / 50.5 / 43.8', '86.5 / 49.64')
 
@@ -165,46 +140,30 @@ class E3VA(BasePETLMethod):
         if not is_int(rank) or rank < 2 or rank % 2:
             fail(self, 'rank', rank, 'an even integer >= 2 (two low-rank paths of rank / 2 each)')
         self.rank = rank
-        self.start: Optional[E3VAStreamTap] = None
-        # One (stage, its adapters in forward order) per stage up to the last output stage.
-        self.stages: List[Tuple[nn.Module, List[E3VAAdapter]]] = []
-        self.norms: Dict[int, E3VANorm] = {}
+        # Set by attach(): the stages the highway runs through (those up to the last output), the stages it outputs,
+        # and where mmpretrain takes an output (after the stage's patch merging or before it, as mmdet and mmseg).
+        self.num_stages = 0
+        self.out_indices: List[int] = []
         self.out_after_downsample = False
-        # While attaching: id(block) -> index of its stage, for the blocks of stages that get adapters.
-        self._stage_of: Dict[int, int] = {}
 
     def attach(self, backbone: nn.Module) -> None:
-        path = class_path(backbone)
-        if path not in SUPPORTED_BACKBONES:
-            raise ValueError(f'E3VA needs a Swin transformer backbone (stages of Swin blocks joined by patch merging); '
-                             f'got {path}. Supported backbones: {", ".join(SUPPORTED_BACKBONES.values())}')
-        out_indices = self._out_indices(backbone)
-        # mmpretrain can output a stage after its patch merging; mmdet and mmseg output it before.
+        self.out_indices = self._out_indices(backbone)
         self.out_after_downsample = bool(getattr(backbone, 'out_after_downsample', False))
         # Adapters in a stage after the last output would never reach an output (and never get a gradient).
-        stages = backbone.stages[:max(out_indices) + 1]
-        self._stage_of = {id(block): index for index, stage in enumerate(stages) for block in stage.blocks}
-        self.stages = [(stage, []) for stage in stages]
+        self.num_stages = max(self.out_indices) + 1
+        self._highway_blocks = {id(block) for stage in backbone.stages[:self.num_stages] for block in stage.blocks}
         super().attach(backbone)  # attach_block() for every Swin block, in forward order
-        self._stage_of = {}
-        for index in out_indices:
-            norm = E3VANorm(backbone.num_features[index])
-            backbone.add_module(f'{self.name}_norm{index}', norm)
-            self.inserted.append((f'{self.name}_norm{index}', norm))
-            self.norms[index] = norm
+        del self._highway_blocks
+        for index in self.out_indices:
+            self.add(backbone, None, f'norm{index}', E3VANorm(backbone.num_features[index]))
 
     def attach_block(self, name, block, spec, index):
-        stage_index = self._stage_of.get(id(block))
-        if stage_index is None:
+        if id(block) not in self._highway_blocks:
             return
-        if self.start is None:  # the first block: the highway starts from its input
-            self.start = E3VAStreamTap()
-            self.add(block, 'block_input', 'input', self.start)
-        channels = spec.channels(block)
+        if index == 0:  # the first block: the highway starts from its input
+            self.add(block, 'block_input', 'input', E3VAStreamTap())
         for point, suffix in (('attn_branch', 'attn'), ('mlp_branch', 'mlp')):
-            adapter = E3VAAdapter(channels, self.rank)
-            self.add(block, point, suffix, adapter)
-            self.stages[stage_index][1].append(adapter)
+            self.add(block, point, suffix, E3VAAdapter(spec.channels(block), self.rank))
 
     @staticmethod
     def _out_indices(backbone: nn.Module) -> List[int]:
@@ -242,31 +201,35 @@ class E3VA(BasePETLMethod):
         out_indices = [i for i in range(len(depths)) if i in backbone.out_indices]
         return cls.num_parameters(block_widths(backbone)[0], depths, out_indices, cls.with_defaults(**options)['rank'])
 
-    def backbone_forward(self, forward, *args, **kwargs):
-        """Frozen upstream forward without a graph (it fills the taps), then the highway; same container and shapes.
-        """
+    def backbone_forward(self, backbone, record, forward, *args, **kwargs):
+        """Frozen upstream forward without a graph (its taps record in ``record``), then the highway; the upstream
+        container and shapes."""
         with torch.no_grad():
             frozen = forward(*args, **kwargs)
-        highway = self.highway()
+        highway = self.highway(backbone, record)
         if len(highway) != len(frozen):
             raise RuntimeError(f'E3VA: the backbone returned {len(frozen)} outputs, the highway {len(highway)} '
-                               f'(out_indices {sorted(self.norms)}); has the upstream output logic changed?')
+                               f'(out_indices {self.out_indices}); has the upstream output logic changed?')
         outs = [out + extra for out, extra in zip(frozen, highway)]
         return tuple(outs) if isinstance(frozen, tuple) else outs
 
-    def highway(self) -> List[Tensor]:
-        """The highway's contribution to each output, from the taps of the forward just run: (B, C_s, H_s, W_s)."""
-        h, hw_shape = self.start.pop()
+    def highway(self, backbone: nn.Module, record: ForwardRecord) -> List[Tensor]:
+        """The highway's contribution to each output of ``backbone``, from what its taps recorded in ``record`` during
+        the frozen forward of the same call: (B, C_s, H_s, W_s) per output stage s."""
+        stages = backbone.stages[:self.num_stages]
+        h, hw_shape = record.take(getattr(stages[0].blocks[0], f'{self.name}_input'), 'E3VA highway')
         outs = []
-        for index, (stage, adapters) in enumerate(self.stages):
-            for adapter in adapters:
-                h = h + adapter.adapt(adapter.pop())
+        for index, stage in enumerate(stages):
+            for block in stage.blocks:
+                for suffix in ('attn', 'mlp'):
+                    adapter = getattr(block, f'{self.name}_{suffix}')
+                    h = h + adapter.adapt(record.take(adapter, 'E3VA highway'))
             # The backbone's own patch merging: frozen weights, differentiable w.r.t. the highway stream.
             if self.out_after_downsample and stage.downsample is not None:
                 h, hw_shape = stage.downsample(h, hw_shape)
-            if index in self.norms:
-                out = self.norms[index](h)
+            if index in self.out_indices:
+                out = getattr(backbone, f'{self.name}_norm{index}')(h)
                 outs.append(out.view(-1, *hw_shape, out.shape[-1]).permute(0, 3, 1, 2))
-            if not self.out_after_downsample and stage.downsample is not None and index + 1 < len(self.stages):
+            if not self.out_after_downsample and stage.downsample is not None and index + 1 < len(stages):
                 h, hw_shape = stage.downsample(h, hw_shape)
         return outs

@@ -7,7 +7,6 @@ from .base import BasePETLMethod, v_petl_bench
 class Fixed(BasePETLMethod):
     """The whole backbone frozen; only the neck and heads train ('fixed' in PETL papers)."""
     requires_trainable = False
-    requires_blocks = False
     identity_at_init = True
     reported = v_petl_bench('0 / 43.5 / 38.6', '83.6 / 46.84')
 

@@ -6,7 +6,6 @@ from .base import BasePETLMethod, v_petl_bench
 @PETL_METHODS.register_module()
 class Full(BasePETLMethod):
     """Full fine-tuning: every backbone parameter trains."""
-    requires_blocks = False
     identity_at_init = True
     reported = v_petl_bench('86.75 M / 51.9 / 45.0', '83.5 / 52.10')
 

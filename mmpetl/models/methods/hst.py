@@ -15,20 +15,17 @@ The ViT blocks are split into one group per side stage (:func:`vit_block_groups`
 the side network's: four maps at strides 4/8/16/32 (``out_type='featmap'``) or one pooled vector (``'pooled'``).
 Trainable parameters with ViT-B: 764,840 (:meth:`HST.num_parameters`; the classifier head is not included).
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
 from ...registry import PETL_METHODS
-from ..blocks import ViTBlockSpec
+from ..blocks import ForwardRecord
 from .base import BasePETLMethod, PETLModule, Reported, block_widths
-from .hst_side import HSTSideBlock, HSTSideNetwork, HSTSideStage, HSTStem, Kept  # noqa: F401  (re-exported)
+from .hst_side import HSTSideNetwork
 from .options import (PETLConfigError, check_choice, check_float, check_int_sequence, check_norm_cfg,
                       check_probability, fail)
-
-#: The upstream ViTs whose blocks HST attaches to (the blocks of :class:`~mmpetl.models.blocks.ViTBlockSpec`).
-SUPPORTED_BACKBONES = ('mmseg.VisionTransformer', 'mmpretrain.VisionTransformer')
 
 
 def vit_block_groups(num_vit_blocks: int, depths: Sequence[int]) -> List[List[int]]:
@@ -79,14 +76,15 @@ class HSTTap(PETLModule):
     """At a block's ``mlp_residual`` point (its output): removes the meta token, (B, 1 + P + H*W, D) -> (B, P + H*W, D),
     where the P prefix tokens (the cls token, if any) stay in the ViT stream.
 
-    If ``keep`` (the side network consumes this block), it also records the output meta token (B, 1, D) and the patch
-    tokens (B, H*W, D), not detached: gradients flow back through the frozen ViT, as in the reference.
+    If ``keep`` (the side network consumes this block), it also records the output meta token (B, 1, D), the patch
+    tokens (B, H*W, D) and (H, W) in the call's :class:`~mmpetl.models.blocks.ForwardRecord`
+    (:data:`~mmpetl.models.methods.hst_side.Kept`), not detached: gradients flow back through the frozen ViT, as in the
+    reference.
     """
 
     def __init__(self, keep: bool):
         super().__init__()
         self.keep = keep
-        self._kept: Optional[Kept] = None
 
     def init_weights(self) -> None:
         """No parameters."""
@@ -100,17 +98,8 @@ class HSTTap(PETLModule):
         if num_prefix < 0:
             raise ValueError(f'HSTTap: {x.shape[1]} tokens cannot hold a meta token and the patch grid {H}x{W}')
         if self.keep:
-            self._kept = (x[:, :1], x[:, 1 + num_prefix:], (H, W))
+            ForwardRecord.put(self, (x[:, :1], x[:, 1 + num_prefix:], (H, W)))
         return x[:, 1:]
-
-    def pop(self) -> Optional[Kept]:
-        """What the last forward recorded (None if not ``keep``); cleared so that no tensor outlives its forward."""
-        if self.keep and self._kept is None:
-            raise RuntimeError('HSTTap: nothing was recorded; the side network runs after the ViT forward of the same '
-                               'call (HST.backbone_forward)')
-        kept, self._kept = self._kept, None
-        return kept
-
 
 
 @PETL_METHODS.register_module()
@@ -134,11 +123,12 @@ class HST(BasePETLMethod):
         stem_norm_cfg (dict): the stem's norm (BN; SyncBN for multi-GPU training).
 
     Raises:
-        ValueError (at build time): a backbone that is not a plain ViT, fewer ViT blocks than side stages, or
-            inconsistent per-stage settings.
+        ValueError (at build time): fewer ViT blocks than side stages, or inconsistent per-stage settings (a backbone
+            other than these ViTs is refused by the PETL backbone).
     """
     OUT_TYPES = ('featmap', 'pooled')
-    supported_backbones = SUPPORTED_BACKBONES
+    # The plain ViTs (blocks of ViTBlockSpec: one token grid through all blocks).
+    supported_backbones = ('mmseg.VisionTransformer', 'mmpretrain.VisionTransformer')
     replaces_outputs = True
     reported = {'coco': Reported('ViT-B: 49.7 / 43.2 (HST paper, test-dev)',
                                  'HST paper (Lin et al., arXiv 2310.05393): ViT-B, COCO test-dev box / mask AP')}
@@ -166,46 +156,44 @@ class HST(BasePETLMethod):
         self.mlp_ratio, self.out_type, self.drop_path_rate = mlp_ratio, out_type, drop_path_rate
         self.norm_cfg, self.stem_norm_cfg = dict(norm_cfg), dict(stem_norm_cfg)
         self.groups: List[List[int]] = []
-        self.taps: List[HSTTap] = []
-        self.side: Optional[HSTSideNetwork] = None
+        #: The names of the taps (``layers.<i>.hst_tap``), in block order; backbone_forward reads them on its backbone.
+        self.tap_names: List[str] = []
         self._block_norms = set()
 
     def attach(self, backbone: nn.Module) -> None:
         blocks = list(self.blocks(backbone))
-        if not all(isinstance(spec, ViTBlockSpec) for _, _, spec in blocks):
-            raise ValueError(f'HST needs a plain ViT (one token grid through all blocks); got '
-                             f'{type(backbone).__name__}. Supported backbones: {", ".join(SUPPORTED_BACKBONES)}')
         widths = {spec.channels(block) for _, block, spec in blocks}
         if len(widths) != 1:
             raise ValueError(f'HST: the ViT blocks must share one width; got {sorted(widths)}')
         self.groups = vit_block_groups(len(blocks), self.depths)
         super().attach(backbone)  # attach_block() for every ViT block, in forward order
-        self.side = HSTSideNetwork(backbone.patch_embed.projection.in_channels, widths.pop(), self.groups,
-                                   self.embed_dims, self.num_heads, self.mlp_ratio, self.drop_path_rate,
-                                   self.out_type, self.norm_cfg, self.stem_norm_cfg)
-        backbone.add_module(f'{self.name}_side', self.side)
-        self.inserted.append((f'{self.name}_side', self.side))
+        side = HSTSideNetwork(backbone.patch_embed.projection.in_channels, widths.pop(), self.groups, self.embed_dims,
+                              self.num_heads, self.mlp_ratio, self.drop_path_rate, self.out_type, self.norm_cfg,
+                              self.stem_norm_cfg)
+        self.add(backbone, None, 'side', side)
 
     def attach_block(self, name, block, spec, index):
         # The reference trains the LayerNorms inside the ViT blocks (not the ViT's final norm).
         self._block_norms.update(id(p) for m in block.modules() if isinstance(m, nn.LayerNorm) for p in m.parameters())
         self.add(block, 'block_input', 'meta', HSTMetaToken(spec.channels(block)))
-        tap = HSTTap(keep=any(index in group for group in self.groups))
-        self.add(block, 'mlp_residual', 'tap', tap)
-        self.taps.append(tap)
+        self.add(block, 'mlp_residual', 'tap', HSTTap(keep=any(index in group for group in self.groups)))
+        self.tap_names.append(f'{name}.{self.name}_tap')
 
     def trains_upstream(self, name, param):
         return id(param) in self._block_norms
 
-    def backbone_forward(self, forward, *args, **kwargs):
-        """Run the ViT (its taps record the meta tokens and maps), then the side network on the raw image.
+    def backbone_forward(self, backbone, record, forward, *args, **kwargs):
+        """Run the ViT (its taps record the meta tokens and maps in ``record``), then the side network on the raw
+        image.
 
         The ViT's own outputs are discarded: the backbone returns the side network's tuple (see
         :meth:`HSTSideNetwork.forward`).
         """
         images = args[0] if args else next(iter(kwargs.values()))
         forward(*args, **kwargs)
-        return self.side(images, [tap.pop() for tap in self.taps])
+        taps = [backbone.get_submodule(name) for name in self.tap_names]
+        kept = [record.take(tap, 'HST side network') if tap.keep else None for tap in taps]
+        return getattr(backbone, f'{self.name}_side')(images, kept)
 
     @staticmethod
     def parameter_counts(vit_channels: int, num_vit_blocks: int, embed_dims: Sequence[int] = (32, 48, 64, 72),

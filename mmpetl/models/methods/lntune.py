@@ -11,7 +11,6 @@ NORMS = (nn.LayerNorm, _BatchNorm, nn.GroupNorm)
 @PETL_METHODS.register_module()
 class LNTune(SelectedUpstream):
     """Only the normalisation layers of the backbone train (LayerNorm, BatchNorm, GroupNorm)."""
-    requires_blocks = False
     identity_at_init = True
     reported = v_petl_bench('0.06 M / 48.0 / 41.4', '85.8 / 47.98')
 

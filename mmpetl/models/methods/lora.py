@@ -2,7 +2,8 @@
 
 ``qkv(x) + scaling * [B_q A_q x, 0, B_v A_v x]`` with A kaiming-uniform and B zero (the block starts as the frozen
 one), rank 64 and ``scaling = alpha / rank`` with alpha 1 (the Mona reference baseline). The low-rank factors are a
-child ``lora`` of the ``qkv`` Linear, applied by a forward hook: the projection keeps its parameter names
+child ``lora`` of the ``qkv`` Linear, at its ``'output'`` insertion point (``BasePETLMethod.add``; a forward hook of
+the core applies it to the projection's output): the projection keeps its parameter names
 (``attn.w_msa.qkv.weight``) and gains ``attn.w_msa.qkv.lora.q_down.weight``, ... Parameters per block: 4 * rank * C.
 """
 import math
@@ -12,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from ...registry import PETL_METHODS
-from ..blocks import upstream_class
+from ..blocks import OUTPUT_POINT, upstream_class
 from .base import BasePETLMethod, PETLModule, block_widths, v_petl_bench
 from .options import check_float, check_int
 
@@ -39,10 +40,10 @@ class LoRAQV(PETLModule):
             nn.init.kaiming_uniform_(down.weight, a=math.sqrt(5))
             nn.init.zeros_(up.weight)
 
-    def qkv_hook(self, qkv: nn.Linear, args, output: Tensor) -> Tensor:
-        """Forward hook of the qkv Linear: (..., 3C) output plus the q and v updates."""
-        x = args[0]
-        q, k, v = output.chunk(3, dim=-1)
+    def forward(self, qkv_out: Tensor, x: Tensor) -> Tensor:
+        """At the output of the qkv Linear: its (..., 3C) output ``qkv_out`` plus the q and v updates computed from its
+        (..., C) input ``x``; (..., 3C)."""
+        q, k, v = qkv_out.chunk(3, dim=-1)
         q = q + self.scaling * self.q_up(self.q_down(x))
         v = v + self.scaling * self.v_up(self.v_down(x))
         return torch.cat((q, k, v), dim=-1)
@@ -78,7 +79,7 @@ class LoRA(BasePETLMethod):
         rank (int): 64. alpha (float): 1 (scaling alpha / rank).
     """
     identity_at_init = True
-    # mmseg's VisionTransformer has no fused qkv Linear (torch's nn.MultiheadAttention): refused in attach_block.
+    # Not mmseg's VisionTransformer: its attention is torch's nn.MultiheadAttention, without a fused qkv nn.Linear.
     supported_backbones = ('mmdet.SwinTransformer', 'mmseg.SwinTransformer', 'mmpretrain.SwinTransformer',
                            'mmpretrain.VisionTransformer')
     reported = v_petl_bench('3.03 M / 51.2 / 44.3', '87.5 / 50.34')
@@ -95,10 +96,8 @@ class LoRA(BasePETLMethod):
             raise ValueError(f'LoRA needs a fused qkv nn.Linear in each attention; block {name!r} '
                              f'({upstream_class(block).__name__}) has none (mmseg.VisionTransformer uses torch\'s '
                              'nn.MultiheadAttention). Use mmpretrain.VisionTransformer, or a Swin.')
-        lora = LoRAQV(qkv.in_features, self.rank, self.alpha)
-        qkv.add_module('lora', lora)
-        qkv.register_forward_hook(lora.qkv_hook)
-        self.inserted.append((f'{name}.qkv.lora', lora))
+        # Named `lora`, without a suffix: `...qkv.lora.q_down.weight`, the keys of LoRA checkpoints.
+        self.add(qkv, OUTPUT_POINT, None, LoRAQV(qkv.in_features, self.rank, self.alpha))
 
     @classmethod
     def expected_trainable(cls, backbone, **options):
