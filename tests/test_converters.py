@@ -1,17 +1,24 @@
 """tools/model_converters/official_to_mmpetl.py: small checkpoints in the official layouts (Microsoft's Swin .pth,
 Google's ViT .npz, timm's ViT .pth), synthesised from their documented naming, converted, and loaded into the real
-upstream backbones: no unexpected key, no missing key but those official checkpoints do not hold, and known tensors
-at the right place (attention of block 0, the patch merging of stage 0 computed as the official Swin does)."""
+upstream backbones: no unexpected key, no missing key but those official checkpoints do not hold, known tensors at the
+right place (attention of block 0, the patch merging of stage 0 computed as the official Swin does), and the ViT's
+output that of the official ViT's computation; the converter's check counts as the runtime's check of a PETL
+backbone's pretrained load."""
 import importlib.util
+import io
+import logging
+import os
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
 from mmengine.config import ConfigDict
+from mmengine.logging import MMLogger
 from mmengine.registry import MODELS
 
 from conftest import ROOT
+from mmpetl.models import build_petl_backbone
 
 _spec = importlib.util.spec_from_file_location('official_to_mmpetl',
                                                osp.join(ROOT, 'tools/model_converters/official_to_mmpetl.py'))
@@ -192,6 +199,47 @@ def test_vit_npz_loads_into_the_upstream_backbone(tmp_path, target):
                                rtol=0, atol=0)
 
 
+def official_vit_forward(npz: dict, images: torch.Tensor) -> torch.Tensor:
+    """The tokens of Google's ViT (vit_jax ``models_vit.py``) computed from its flax arrays: the patch convolution,
+    the class token, the position embedding, pre-norm blocks (LayerNorm eps 1e-6, attention per head, exact GELU) and
+    the final norm."""
+    w = {k: torch.from_numpy(v) for k, v in npz.items()}
+    layer_norm = torch.nn.functional.layer_norm
+    x = torch.nn.functional.conv2d(images, w['embedding/kernel'].permute(3, 2, 0, 1), w['embedding/bias'],
+                                   stride=w['embedding/kernel'].shape[0]).flatten(2).transpose(1, 2)
+    x = torch.cat([w['cls'].expand(len(x), -1, -1), x], 1) + w['Transformer/posembed_input/pos_embedding']
+    d = x.shape[-1]
+    blocks = sorted({k.split('/')[1] for k in npz if k.startswith('Transformer/encoderblock_')})
+    for block in blocks:
+        b = f'Transformer/{block}/'
+        a = b + 'MultiHeadDotProductAttention_1/'
+        y = layer_norm(x, (d, ), w[b + 'LayerNorm_0/scale'], w[b + 'LayerNorm_0/bias'], eps=1e-6)
+        q, k, v = (torch.einsum('bnd,dhk->bhnk', y, w[a + f'{n}/kernel']) + w[a + f'{n}/bias'][None, :, None]
+                   for n in ('query', 'key', 'value'))
+        attention = torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1]**0.5, -1) @ v
+        x = x + torch.einsum('bhnk,hkd->bnd', attention, w[a + 'out/kernel']) + w[a + 'out/bias']
+        y = layer_norm(x, (d, ), w[b + 'LayerNorm_2/scale'], w[b + 'LayerNorm_2/bias'], eps=1e-6)
+        y = torch.nn.functional.gelu(y @ w[b + 'MlpBlock_3/Dense_0/kernel'] + w[b + 'MlpBlock_3/Dense_0/bias'])
+        x = x + y @ w[b + 'MlpBlock_3/Dense_1/kernel'] + w[b + 'MlpBlock_3/Dense_1/bias']
+    return layer_norm(x, (d, ), w['Transformer/encoder_norm/scale'], w['Transformer/encoder_norm/bias'], eps=1e-6)
+
+
+@pytest.mark.parametrize('num_heads', [1, 4])
+def test_vit_npz_gives_the_official_output_in_mmpretrain(tmp_path, num_heads):
+    """The head-major order of the fused qkv and of the output projection, checked by the computation itself."""
+    src, dst = str(tmp_path / 'ViT-tiny.npz'), str(tmp_path / 'vit_mmpretrain.pth')
+    npz = official_vit_npz(**dict(VIT, num_heads=num_heads))
+    np.savez(src, **npz)
+    conv.convert('vit', src, dst, 'mmpretrain')
+    model = MODELS.build(dict(type='mmpretrain.VisionTransformer', img_size=32, patch_size=16, out_type='raw',
+                              arch=dict(embed_dims=32, num_layers=2, num_heads=num_heads, feedforward_channels=64)))
+    assert model.load_state_dict(converted_file(dst, ''), strict=True)
+    model.eval()
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(images)[-1], official_vit_forward(npz, images), rtol=1e-4, atol=1e-4)
+
+
 def test_vit_mmpretrain_file_loads_through_init_cfg(tmp_path):
     """What the HST configs do: init_cfg=dict(type='Pretrained', checkpoint=...) on mmpretrain's ViT."""
     src, dst = str(tmp_path / 'ViT-tiny.npz'), str(tmp_path / 'vit_mmpretrain.pth')
@@ -210,7 +258,7 @@ def test_timm_vit_pth_loads_into_mmpretrain(tmp_path):
     src, dst = str(tmp_path / 'vit_timm.pth'), str(tmp_path / 'vit_mmpretrain.pth')
     official = official_vit_timm(**VIT)
     torch.save(official, src)
-    conv.convert('vit', src, dst, 'mmpretrain')
+    conv.convert('vit', src, dst, 'mmpretrain', num_heads=VIT['num_heads'])
     state_dict = converted_file(dst, '')
     model = conv.build_vit(state_dict, 'mmpretrain', VIT['num_heads'])
     assert model.load_state_dict(state_dict, strict=True)
@@ -222,33 +270,90 @@ def test_check_against_a_config(swin_pth, tmp_path):
     """--config checks against the config's own backbone; a checkpoint of another size is refused, nothing written."""
     src, _ = swin_pth
     dst = str(tmp_path / 'swin_mmdet.pth')
-    assert conv.convert('swin', src, dst, 'mmdet', config=DEMO_CONFIG).ok
+    coverage = conv.convert('swin', src, dst, 'mmdet', config=DEMO_CONFIG)
+    assert coverage.share == 1.0 and not coverage.missing and not coverage.unexpected
 
     other = str(tmp_path / 'swin_other.pth')
     torch.save({'model': official_swin(**dict(SWIN, embed_dims=16))}, other)
     with pytest.raises(conv.ConversionError, match='do not fit'):
         conv.convert('swin', other, str(tmp_path / 'refused.pth'), 'mmdet', config=DEMO_CONFIG)
     assert not osp.exists(tmp_path / 'refused.pth')
-    with pytest.raises(conv.ConversionError, match='pick --target'):
+    with pytest.raises(conv.OptionError, match='pick --target'):
         conv.convert('swin', src, dst, 'mmpretrain', config=DEMO_CONFIG)
+
+
+def test_the_check_counts_as_the_runtime_check(swin_pth, tmp_path, capsys):
+    """The converter's counts are those a PETL backbone logs when its init_cfg loads the file."""
+    src, _ = swin_pth
+    dst = str(tmp_path / 'swin_mmdet.pth')
+    assert conv.main(['swin', src, dst, '--target', 'mmdet']) == 0
+    report = capsys.readouterr().out
+    assert '169/169 upstream tensors loaded (100.0 %), 0 missing (-), 0 unexpected (-); 6 new tensors keep their ' \
+           'init (norm0.weight' in report
+
+    backbone = build_petl_backbone(dict(type='mmdet.SwinTransformer', embed_dims=SWIN['embed_dims'],
+                                        depths=SWIN['depths'], num_heads=SWIN['num_heads'], window_size=SWIN['window'],
+                                        init_cfg=ConfigDict(type='Pretrained', checkpoint=dst)), dict(type='Mona'))
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        backbone.init_weights()
+    finally:
+        logger.removeHandler(handler)
+    runtime = stream.getvalue().split(f'from {dst}: ', 1)[1].splitlines()[0]
+    assert f'checked as a pretrained load of a PETL backbone is: {runtime}\n' in report
+
+
+def test_vit_heads_from_the_file_the_flag_or_the_architecture_table():
+    def shaped(width, depth, mlp):  # the tensors vit_num_heads reads, in mmpretrain's names
+        sd = {'patch_embed.projection.weight': torch.empty(width, 3, 16, 16)}
+        sd.update({f'layers.{i}.ffn.layers.0.0.weight': torch.empty(mlp, width) for i in range(depth)})
+        return sd
+
+    assert conv.vit_num_heads(shaped(768, 12, 3072), None, None, 'B.pth') == 12  # ViT-B
+    assert conv.vit_num_heads(shaped(384, 12, 1536), None, None, 'S.pth') == 6  # timm's ViT-S (DeiT-S)
+    assert conv.vit_num_heads(shaped(1024, 24, 4096), None, None, 'L.pth') == 16
+    assert conv.vit_num_heads(shaped(1280, 32, 5120), None, None, 'H.pth') == 16
+    assert conv.vit_num_heads(shaped(768, 2, 3072), None, 8, 'x.pth') == 8
+    assert conv.vit_num_heads(shaped(768, 2, 3072), 4, None, 'x.npz') == 4
+    with pytest.raises(conv.OptionError, match=r'768 wide, 2 deep, MLP 3072\) is none of the known ViTs \(.*b '
+                                               r'\(768 wide, 12 deep, MLP 3072: 12 heads\).*Give --num-heads'):
+        conv.vit_num_heads(shaped(768, 2, 3072), None, None, 'x.pth')
+    with pytest.raises(conv.OptionError, match=r'does not divide the width 768.*1, 2, 3, 4, 6, 8'):
+        conv.vit_num_heads(shaped(768, 2, 3072), None, 7, 'x.pth')
+    with pytest.raises(conv.OptionError, match=r'--num-heads 8, but x.npz has 4 heads'):
+        conv.vit_num_heads(shaped(768, 2, 3072), 4, 8, 'x.npz')
 
 
 def test_command_line_and_errors(swin_pth, tmp_path, capsys):
     src, _ = swin_pth
     with pytest.raises(SystemExit) as exit_info:
         conv.main(['--help'])
-    assert exit_info.value.code == 0 and '--target' in capsys.readouterr().out
+    help_text = capsys.readouterr().out
+    assert exit_info.value.code == 0 and '--target' in help_text and '--num-heads' in help_text
 
     dst = str(tmp_path / 'out' / 'swin_mmseg.pth')
     assert conv.main(['swin', src, dst, '--target', 'mmseg']) == 0
-    assert osp.isfile(dst)
-
-    assert conv.main(['vit', src, dst, '--target', 'mmdet']) == 1
-    err = capsys.readouterr().err
-    assert 'valid choices: mmpretrain, mmseg' in err and 'mmdet has no ViT' in err
-    assert conv.main(['vit', src, dst, '--target', 'mmpretrain']) == 1  # a Swin file given as a ViT
+    assert osp.isfile(dst) and os.listdir(tmp_path / 'out') == ['swin_mmseg.pth']  # no temporary file left
+    assert conv.main(['vit', src, dst, '--target', 'mmpretrain', '--num-heads', '2']) == 1  # a Swin file as a ViT
     assert 'not an official vit checkpoint' in capsys.readouterr().err
-    assert conv.main(['resnet', src, dst, '--target', 'mmdet']) == 1
-    assert 'valid choices: swin, vit' in capsys.readouterr().err
-    assert conv.main(['swin', str(tmp_path / 'absent.pth'), dst, '--target', 'mmdet']) == 1
-    assert 'can not be found' in capsys.readouterr().err
+
+    timm = str(tmp_path / 'vit_timm.pth')
+    torch.save(official_vit_timm(**VIT), timm)
+    usage_errors = (
+        (['vit', src, dst, '--target', 'mmdet'], ['valid choices: mmpretrain, mmseg', 'mmdet has no ViT']),
+        (['resnet', src, dst, '--target', 'mmdet'], ['valid choices: swin, vit']),
+        (['swin', str(tmp_path / 'absent.pth'), dst, '--target', 'mmdet'], ['absent.pth', 'no such file']),
+        (['swin', src, dst, '--target', 'mmdet', '--num-heads', '4'], ['--num-heads is for a vit']),
+        (['vit', timm, dst, '--target', 'mmpretrain'], ['does not record its number of attention heads',
+                                                        'Give --num-heads']),
+    )
+    for argv, messages in usage_errors:
+        with pytest.raises(SystemExit) as exit_info:
+            conv.main(argv)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and 'usage: official_to_mmpetl.py' in err, argv
+        assert all(message in err for message in messages), (argv, err)
+    assert os.listdir(tmp_path / 'out') == ['swin_mmseg.pth']
