@@ -8,6 +8,7 @@ mmrotate) can name an mmpetl module as ``type='mmpetl.<Name>'`` without ``custom
 to an upstream backbone (``method=dict(type='Mona')``).
 """
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import Registry
@@ -16,5 +17,7 @@ MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mmpetl.models'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['mmpetl.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor', parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
                                       locations=['mmpetl.engine'])
+
+METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['mmpetl.evaluation'])  # imports mmrotate
 
 PETL_METHODS = Registry('petl method', scope='mmpetl', locations=['mmpetl.models.methods'])

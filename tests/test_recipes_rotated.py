@@ -152,11 +152,14 @@ for config in STAR:
             'VisionXLab/STAR-MMRotate:configs/_base_/datasets/star.py (data.val)'),
         Pin(config, 'test_dataloader.dataset.ann_file', 'test/annfiles/',
             'VisionXLab/STAR-MMRotate:configs/_base_/datasets/star.py (data.test)'),
-        # whole test images: patch detections merged per class by rotated NMS at IoU 0.4
-        Pin(config, 'test_evaluator.1.merge_patches', True,
+        # whole test images: patch detections merged per class by rotated NMS at IoU 0.4, then the mAP at IoU 0.5
+        # against the whole-image annotations
+        Pin(config, 'test_evaluator.1.type', 'mmpetl.MergedDOTAMetric',
             'VisionXLab/STAR-MMRotate:mmrotate/models/detectors/two_stage_crop.py (OrientedRCNNCrop.simple_test)'),
-        Pin(config, 'test_evaluator.1.iou_thr', 0.4,
+        Pin(config, 'test_evaluator.1.merge_iou_thr', 0.4,
             'VisionXLab/STAR-MMRotate:mmrotate/models/detectors/two_stage_crop.py (merge_results_two_stage iou_thr)'),
+        Pin(config, 'test_evaluator.1.iou_thrs', 0.5,
+            'VisionXLab/STAR-MMRotate:mmrotate/datasets/star.py (STARDataset.evaluate iou_thr)'),
     ]
 
 
