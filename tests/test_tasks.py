@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 
 from conftest import ROOT
 from mmpetl.datasets import TOY_CLASSES
+from mmpetl.engine import amp_without_cuda
 from mmpetl.engine.hooks import LastMetricsHook
 
 TINY_SWIN = dict(embed_dims=32, depths=[2, 2, 2, 2], num_heads=[1, 2, 4, 8], drop_path_rate=0.1, init_cfg=None)
@@ -61,6 +62,7 @@ def short_run(cfg, work_dir, batch_size=2):
     cfg.log_processor = dict(by_epoch=False)
     for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
         loader.update(num_workers=0, persistent_workers=False, batch_size=batch_size)
+    amp_without_cuda(cfg)  # the recipes' mixed precision, as tools/train.py runs it without a GPU
     runner = Runner.from_cfg(cfg)
     metrics = LastMetricsHook()
     runner.register_hook(metrics)
@@ -76,7 +78,7 @@ def check_metrics(metrics, keys):
 
 def coco_cfg(method, root):
     pattern = 'cascade-mask-rcnn_vit-b-{m}_fpn_3x_coco.py' if method == 'HST' else \
-        'cascade-mask-rcnn_swin-b-{m}_fpn_3x_coco.py'
+        'cascade-mask-rcnn_swin-b-{m}_fpn_16xb1-3x_coco.py'
     cfg = config(method, pattern)
     # narrow neck and heads, and every detection kept, so that two iterations give predictions to evaluate
     width = 64
@@ -131,7 +133,7 @@ def test_ade20k_semantic_segmentation(method, toy, tmp_path):
 
 @pytest.mark.parametrize('method', ['Mona', 'E3VA'])
 def test_voc_detection(method, toy, tmp_path):
-    cfg = config(method, 'retinanet_swin-l-{m}_fpn_4e_voc0712.py')
+    cfg = config(method, 'retinanet_swin-l-{m}_fpn_2xb1-4e_voc0712.py')
     cfg.model.neck.update(in_channels=shrink_backbone(cfg, method), out_channels=64)
     cfg.model.bbox_head.update(num_classes=len(TOY_CLASSES), in_channels=64, feat_channels=64)
     cfg.model.test_cfg.score_thr = 0.0
@@ -172,7 +174,7 @@ def test_dota_oriented_detection(method, toy, tmp_path):
 
 @pytest.mark.parametrize('method', ['Mona', 'E3VA', 'HST'])
 def test_classification(method, toy, tmp_path):
-    pattern = 'vit-b16-{m}_2xb32-100e_vtab1k-dtd.py' if method == 'HST' else 'swin-l-{m}_16xb2-100e_flowers102.py'
+    pattern = 'vit-b16-{m}_2xb32-110e_vtab1k-dtd.py' if method == 'HST' else 'swin-l-{m}_4xb4-100e_flowers102.py'
     cfg = config(method, pattern)
     channels = shrink_backbone(cfg, method)
     cfg.model.head.update(num_classes=len(TOY_CLASSES), in_channels=channels[-1])
