@@ -76,7 +76,7 @@ pip_install "setuptools$(sed -nE 's/^setuptools(.*)/\1/p' "$PINS")" wheel ninja 
 if ! "$VPY" -c 'import torch, torchvision' >/dev/null 2>&1; then
     step "installing torch==$(pin torch) torchvision==$(pin torchvision) (about a minute)"
     pip_install "torch==$(pin torch)" "torchvision==$(pin torchvision)" \
-        || fail torch "install a torch/torchvision pair by hand into $VENV (see README, 'Your own environment')"
+        || fail torch "install a torch/torchvision pair by hand into $VENV (see docs/training.md, 'Your own environment')"
 fi
 TORCH=$("$VPY" -c 'import torch; print(torch.__version__.split("+")[0])')
 CONSTRAINTS=$VENV/constraints.txt
@@ -120,6 +120,6 @@ pip_install --no-deps "openmim==$(pin openmim)" \
     || fail openmim "pip install --no-deps openmim==$(pin openmim), then its dependencies listed in requirements/pins.txt"
 pip_install --no-deps --no-build-isolation -e "$ROOT" || fail "mmpetl" "pip install -e . failed; see the log"
 "$VPY" -c 'import mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, mmrotate.models, mmpetl.models' >>"$LOG" 2>&1 \
-    || fail "import check" "an OpenMMLab package does not import; see the log and README 'Known breakages'"
+    || fail "import check" "an OpenMMLab package does not import; see the log and docs/training.md 'Known breakages'"
 echo "$fingerprint" >"$STAMP"
 step "ready: $VENV (torch $TORCH, mmcv $MMCV)"

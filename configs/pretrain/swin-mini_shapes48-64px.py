@@ -1,7 +1,7 @@
 # Pretraining of mmpetl's small Swin ("swin-mini") on the generated upstream task (48 shape x texture classes, 64 px;
 # mmpetl/datasets/upstream_data.py), with mmpretrain's ImageClassifier. Run it with tools/misc/pretrain_backbone.py,
-# which writes the data and publishes the checkpoint (checkpoints/README in the main README: "Small pretrained
-# backbones"). The backbone is what the downstream configs (demo, transfer study) load.
+# which writes the data and publishes the checkpoint (docs/transfer.md, "The small pretrained backbones"). The
+# backbone is what the downstream configs (demo, transfer study) load.
 _base_ = ['mmpretrain::_base_/default_runtime.py', '../_base_/datasets/generated_shapes_cls.py']
 
 data_root = 'data/upstream_shapes/'

@@ -2,7 +2,7 @@
 models and checked against the method's documented count (``expected_trainable`` of the method class); with what
 the method trains and where (its description), optional ratios measured by the benchmark (its result files), and the
 figures papers reported for it, labelled as such. ``tools/analysis_tools/petl_params.py`` prints it in full (the
-README's model zoo), ``tools/analysis_tools/benchmark_petl.py --params`` its formula check.
+model-zoo table of docs/benchmark.md), ``tools/analysis_tools/benchmark_petl.py --params`` its formula check.
 
 No formula is written here: each method class documents its own (:meth:`BasePETLMethod.expected_trainable`).
 """

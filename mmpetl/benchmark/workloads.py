@@ -105,8 +105,8 @@ def check_run(config: str, methods: Sequence[str], parts: Sequence[str] = PARTS,
         from mmcv.ops import get_compiling_cuda_version  # mmcv's compiled ops: only for this check
         if get_compiling_cuda_version() == 'not available':
             raise ValueError('mmcv was built without its CUDA ops, which a detector needs on CUDA (RoIAlign, NMS): '
-                             'rebuild it with its CUDA ops (MMPETL_CUDA=1 bash tools/setup_env.sh; README, "The CUDA '
-                             'build"), or measure the backbone alone (--backbone-only)')
+                             'rebuild it with its CUDA ops (MMPETL_CUDA=1 bash tools/setup_env.sh; docs/gpu.md, '
+                             '"Building mmcv with its CUDA ops"), or measure the backbone alone (--backbone-only)')
 
 
 def build_benchmark_model(cfg, method: Dict[str, Any], device: torch.device,

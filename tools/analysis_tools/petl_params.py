@@ -10,8 +10,8 @@ HST a plain ViT) shows "n/a". ``benchmark_petl.py --params`` prints the formula 
 
 With ``--benchmark``, the table also shows, per result file of ``tools/analysis_tools/benchmark_petl.py``, each
 method's cost relative to full fine-tuning as measured there (saved-for-backward bytes / peak memory allocated / peak
-RSS, on the CPU when measured / step time), with the machine and input in the column's header: the README's
-model-zoo table.
+RSS, on the CPU when measured / step time), with the machine and input in the column's header: the model-zoo
+table of docs/benchmark.md.
 
 Example:
     python tools/analysis_tools/petl_params.py                       # every method, markdown on stdout
