@@ -4,6 +4,7 @@ A task family's test module (``tests/test_recipes_*.py``) holds its table of pin
 value was read from, and passes it to ``check_pin``. The value is read from the config as mmengine resolves it
 (``Config.fromfile``, all bases merged), so a change anywhere in the inheritance chain that moves a pinned value fails.
 """
+import glob
 import os.path as osp
 from typing import Any, NamedTuple
 
@@ -84,3 +85,9 @@ def check_pin(pin: Pin):
             f'{pin.config}: {pin.key} = {got!r}, the reference {pin.reference} has {expected!r}')
     else:
         assert got == expected, f'{pin.config}: {pin.key} = {got!r}, the reference {pin.reference} has {expected!r}'
+
+
+def configs_matching(pattern: str) -> set:
+    """The configs (relative to configs/) that ``pattern`` (a glob below configs/) matches: a family's test checks
+    that its table pins every one of them, so a new config of the family cannot go unpinned."""
+    return {osp.relpath(path, osp.join(ROOT, 'configs')) for path in glob.glob(osp.join(ROOT, 'configs', pattern))}

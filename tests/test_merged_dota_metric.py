@@ -236,20 +236,14 @@ def test_star_test_run_scores_whole_images(star_cfg, toy_star, tmp_path):
     from mmengine.runner import Runner
 
     from mmpetl.engine import amp_without_cuda
-    from test_star import star_config
-    from test_tasks import set_image_size, shrink_backbone
+    from test_star import shrunk_star_config
+    from test_tasks import set_image_size
     split = tmp_path / 'split'
     for sub, ext in (('images', 'png'), ('annfiles', 'txt')):
         os.makedirs(split / 'test' / sub)
         for name in sorted(os.listdir(osp.join(toy_star, 'test', sub))):
             shutil.copy(osp.join(toy_star, 'test', sub, name), split / 'test' / sub / f'{name[:-4]}__128__0___0.{ext}')
-    cfg = star_config('mona')
-    width = 64
-    cfg.model.neck.update(in_channels=shrink_backbone(cfg, 'Mona'), out_channels=width)
-    cfg.model.rpn_head.update(in_channels=width, feat_channels=width)
-    cfg.model.roi_head.bbox_roi_extractor.out_channels = width
-    cfg.model.roi_head.bbox_head.update(in_channels=width, fc_out_channels=128)
-    cfg.model.test_cfg.rcnn.update(score_thr=0.0, max_per_img=100)
+    cfg = shrunk_star_config('mona')
     cfg.test_dataloader.dataset.data_root = str(split) + '/'
     cfg.test_dataloader.update(num_workers=0, persistent_workers=False, batch_size=2)
     set_image_size(cfg.test_dataloader.dataset.pipeline, (128, 128))

@@ -5,16 +5,13 @@ files); each pin holds a value as it reads in our mmseg 1.x schema and the file 
 LoRand and E3VA have no reference ADE20K config: they take the recipe the reference's PETL baselines share (the
 Adapter's file is cited), as their configs' headers say.
 """
-import glob
-import os.path as osp
 
 import pytest
 import torch
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import PARAM_SCHEDULERS
 
-from conftest import ROOT
-from recipes import Pin, check_pin, load
+from recipes import Pin, check_pin, configs_matching, load
 
 CONFIGS = {
     'Full': 'full/upernet_swin-l-full_8xb2-160k_ade20k-512x512.py',
@@ -172,9 +169,7 @@ def test_follows_the_reference(pin):
 
 
 def test_every_ade20k_swin_config_is_pinned():
-    found = {osp.relpath(p, osp.join(ROOT, 'configs'))
-             for p in glob.glob(osp.join(ROOT, 'configs', '*', 'upernet_swin-l-*_ade20k-512x512.py'))}
-    assert found == set(CONFIGS.values())
+    assert configs_matching('*/upernet_swin-l-*_ade20k-512x512.py') == set(CONFIGS.values())
 
 
 def mmcv1_lr(base, it, total=160000, warmup=1500, ratio=1e-6, power=1.0, min_lr=0.0):

@@ -4,13 +4,10 @@ The reference is Leiyi-Hu/mona's Swin-Transformer-Classification/mona_configs (m
 method (swin-l_<dataset>/swin-large_4xb8_<dataset>[_<method>].py) over shared bases (large_224_det.py,
 <dataset>_mona.py, imagenet_bs1024_adamw_swin.py). Each value is pinned with the file it was read from.
 """
-import glob
-import os.path as osp
 
 import pytest
 
-from conftest import ROOT
-from recipes import Pin, check_pin
+from recipes import Pin, check_pin, configs_matching
 
 DATASETS = ['flowers102', 'oxford-pets', 'voc2007']
 METHODS = ['full', 'fixed', 'bitfit', 'lntune', 'partial1', 'adapter', 'lora', 'adaptformer', 'mona', 'lorand', 'e3va']
@@ -200,6 +197,4 @@ def test_follows_the_reference(pin):
 
 
 def test_every_classification_config_is_pinned():
-    found = {osp.relpath(p, osp.join(ROOT, 'configs'))
-             for p in glob.glob(osp.join(ROOT, 'configs', '*', 'swin-l-*-100e_*.py'))}
-    assert found == {pin.config for pin in PINS}
+    assert configs_matching('*/swin-l-*-100e_*.py') == {pin.config for pin in PINS}

@@ -20,6 +20,17 @@ def star_config(method):
     return Config.fromfile(osp.join(ROOT, 'configs', method, f'oriented-rcnn-le90_swin-b-{method}_fpn_1x_star.py'))
 
 
+def shrunk_star_config(method, width=64):
+    """The method's STAR config with backbone, neck and heads shrunk (STAR's 48 classes kept) and a small evaluation."""
+    cfg = star_config(method)
+    cfg.model.neck.update(in_channels=shrink_backbone(cfg, method.capitalize()), out_channels=width)
+    cfg.model.rpn_head.update(in_channels=width, feat_channels=width)
+    cfg.model.roi_head.bbox_roi_extractor.out_channels = width
+    cfg.model.roi_head.bbox_head.update(in_channels=width, fc_out_channels=128)
+    cfg.model.test_cfg.rcnn.update(score_thr=0.0, max_per_img=100)  # 48 classes: keep the evaluation small
+    return cfg
+
+
 @pytest.fixture(scope='module')
 def toy_star(toy):
     return toy('star')
@@ -66,13 +77,7 @@ def test_star_config_reads_the_star_data(toy_star):
 
 def test_star_oriented_detection(toy_star, tmp_path):
     """Mona's STAR config, backbone, neck and heads shrunk (STAR's 48 classes kept), two iterations and DOTAMetric."""
-    cfg = star_config('mona')
-    width = 64
-    cfg.model.neck.update(in_channels=shrink_backbone(cfg, 'Mona'), out_channels=width)
-    cfg.model.rpn_head.update(in_channels=width, feat_channels=width)
-    cfg.model.roi_head.bbox_roi_extractor.out_channels = width
-    cfg.model.roi_head.bbox_head.update(in_channels=width, fc_out_channels=128)
-    cfg.model.test_cfg.rcnn.update(score_thr=0.0, max_per_img=100)  # 48 classes: keep the evaluation small
+    cfg = shrunk_star_config('mona')
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
         loader.dataset.data_root = toy_star
         set_image_size(loader.dataset.pipeline, (128, 128))

@@ -25,7 +25,9 @@ def _tool():
     (['--methods', 'Mona', 'Nope'], "unknown method 'Nope'; valid choices:"),
     (['--backbones', 'resnet'], "unknown backbone 'resnet'; valid choices: swin-mini, vit-mini"),
     (['--methods', 'Fixed@imagenet'], "unknown initialisation (METHOD@INIT) 'imagenet'"),
-    (['--backbones', 'vit-mini', '--methods', 'E3VA'], 'method E3VA cannot attach to vit-mini: E3VA needs a Swin'),
+    (['--backbones', 'vit-mini', '--methods', 'E3VA'],
+     "method E3VA cannot attach to vit-mini: PETLBackbone: method 'E3VA' does not support the backbone "
+     'mmpretrain.VisionTransformer'),
     (['--tasks', 'coco', '--backbones', 'vit-mini', '--methods', 'Mona'], 'nothing to run'),
     (['--iters-scale', '0'], '--iters-scale must be in (0, 10]'),
 ])
