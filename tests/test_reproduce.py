@@ -213,6 +213,18 @@ def test_dist_dry_run_prints_the_scripts(tmp_path, toy_cls, tool):
     assert not osp.exists(work), 'a dry run wrote files'
 
 
+def test_dist_trains_a_row_over_two_processes(tmp_path, toy_cls, tool):
+    """tools/dist_train.sh with the tool's interpreter (not whatever `python` the PATH has), two processes (gloo on
+    the CPU)."""
+    work = str(tmp_path / 'runs')
+    result = tool('launch', 'toy', '--rows', 'mona', '--launcher', 'dist', '--gpus', '2', '--work-dir', work,
+                  *data_options(toy_cls), env=dict(PATH='/usr/bin:/bin'))
+    assert result.returncode == 0 and '[1/1] mona: done' in result.stdout, result.stdout + result.stderr
+    with open(osp.join(work, 'mona', 'reproduce.log')) as file:
+        log = file.read()
+    assert 'Distributed training: True' in log and log.count('the distributed backend is gloo') == 2
+
+
 @pytest.mark.parametrize('args, message', [
     (('launch', 'no-such-table'), "unknown table 'no-such-table'; the tables: coco-swin-b"),
     (('status', 'coco-swin-b', '--rows', 'mona', 'vpt'), "table coco-swin-b has no row 'vpt'; its rows: full, fixed"),

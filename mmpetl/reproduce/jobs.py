@@ -200,6 +200,7 @@ def job_script(table: Table, row: Row, work_dir: str, opts: LaunchOptions) -> st
         f'# mmpetl reproduce: table {table.name}, row {row.name}',
         f'cd {shlex.quote(os.getcwd())}',
         f'export PYTHONPATH={shlex.quote(ROOT)}${{PYTHONPATH:+:$PYTHONPATH}}',
+        f'export PYTHON={shlex.quote(opts.python)}',  # the interpreter of tools/dist_train.sh
         shlex.join(train_command(row, work_dir, opts, table)),
         'code=$?',
         # written atomically: status reads a complete number or none

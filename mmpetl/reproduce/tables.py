@@ -157,9 +157,7 @@ def _toy() -> Table:
     on a CPU in a minute. Not a paper table."""
     short = {'train_cfg.max_iters': 4, 'train_cfg.val_interval': 4, 'default_hooks.checkpoint.interval': 2,
              'default_hooks.logger.interval': 1, 'param_scheduler': None,
-             'train_dataloader.num_workers': 0, 'val_dataloader.num_workers': 0, 'test_dataloader.num_workers': 0,
-             'train_dataloader.persistent_workers': False, 'val_dataloader.persistent_workers': False,
-             'test_dataloader.persistent_workers': False}
+             'train_dataloader.num_workers': 0, 'val_dataloader.num_workers': 0, 'test_dataloader.num_workers': 0}
     config = 'configs/transfer/swin-mini_toy-shapes-cls.py'
     rows = (Row('fixed', config, {'top-1': None}, None, {**short, 'model.backbone.method.type': 'Fixed'}),
             Row('mona', config, {'top-1': None}, None, {**short, 'model.backbone.method.type': 'Mona'}))
