@@ -133,8 +133,9 @@ def plot(result: dict, path: str) -> None:
         ax.set_ylabel(label)
         ax.set_xticks(list(xs))
         ax.set_xticklabels([r['row'] for r in rows], rotation=45, ha='right', fontsize=8)
-        ax.legend(fontsize=7, loc='lower right')
-    axes[0, 0].set_title(result['title'], fontsize=9)
+    # one legend above the panels, where it covers no bar
+    axes[0, 0].legend(fontsize=7, loc='lower left', bbox_to_anchor=(0.0, 1.02), ncol=2, frameon=False)
+    fig.suptitle(result['title'], fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
