@@ -64,6 +64,12 @@ INVALID = {
     'placement': ['before', 'after', 'BEFORE_DROP_PATH', None, True, ['after_drop_path']],
     'bias_init': ['zero', 'kaiming', 'Uniform', None, 0, ['zeros']],
     'scope': ['bias', 'all', 'BIAS_ONLY', None, 1, ['bias_only']],
+    'inner_dim': [*NOT_AN_INT, 0, -100],
+    'branches': [*NOT_AN_INT, 0, -4],
+    'kernel_size': [*NOT_AN_INT, 0, -3, 2, 4],  # odd only: the convolution keeps the grid
+    'loss_weight': [*NOT_A_NUMBER, -0.5],
+    'orth_loss': ['Reference', 'trained', 'none', None, 1, ['paper']],
+    'folded': ['yes', 'false', 1, 0, None, [True]],
 }
 
 #: Option name -> a valid value other than the usual default (an int where a float is expected, the edges of ranges),
@@ -73,6 +79,7 @@ VALID = {
     'mlp_ratio': 1, 'fused': False, 'out_type': 'pooled', 'embed_dims': [16, 16, 16, 16], 'depths': (1, 2, 1, 1),
     'num_heads': (1, 2, 4, 8), 'norm_cfg': dict(type='LN', eps=1e-5), 'stem_norm_cfg': dict(type='GN', num_groups=2),
     'init': 'identity', 'placement': 'after_drop_path', 'bias_init': 'zeros', 'scope': 'bias_only',
+    'inner_dim': 8, 'branches': 1, 'kernel_size': 5, 'loss_weight': 0, 'orth_loss': 'paper', 'folded': True,
 }
 
 

@@ -17,4 +17,7 @@ custom_hooks = [
     dict(type='mmpetl.DeltaCheckpointHook', interval=-1),
     # random generators' states in the training checkpoints: a resumed run continues as an uninterrupted one
     dict(type='mmpetl.RNGStateHook'),
+    # the losses a PETL method adds to the task's (CoLin's orthogonality loss), in the losses dict the model returns in
+    # training: logged under their own names, and trained when named loss_*; nothing for the other methods
+    dict(type='mmpetl.PETLLossHook'),
 ]

@@ -54,6 +54,10 @@ class PETLBackboneMixin:
             if isinstance(module, PETLModule):
                 module.init_weights()
 
+    def petl_losses(self) -> dict:
+        """The method's extra losses on this backbone (:meth:`BasePETLMethod.extra_losses`), for the current weights."""
+        return self.petl_method.extra_losses(self)
+
     def forward(self, *args, **kwargs):
         # One record per call: what the modules record in this call stays in this call (re-entrant, thread-safe).
         with ForwardRecord() as record:

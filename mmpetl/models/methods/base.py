@@ -70,6 +70,8 @@ class BasePETLMethod:
       network), again with :meth:`add`.
     - :meth:`backbone_forward` — wraps the upstream backbone's forward (a highway or side network beside it).
     - :meth:`trains_upstream` — which *upstream* parameters train (BitFit, LN-tune, full); default none.
+    - :meth:`extra_losses` — terms the method adds to the task's losses (CoLin's orthogonality loss); default none.
+      ``mmpetl.PETLLossHook`` puts them into the losses dict the whole model returns in training.
 
     Every module a method inserts goes through :meth:`add`, and every parameter of those modules trains; everything
     else is frozen at construction time. The method object holds configuration and names, never modules used in the
@@ -154,6 +156,12 @@ class BasePETLMethod:
 
     def trains_upstream(self, name: str, param: nn.Parameter) -> bool:
         return False
+
+    def extra_losses(self, backbone: nn.Module) -> Dict[str, Any]:
+        """``{name: scalar tensor}`` to add to the model's losses at each training step, from the modules of
+        ``backbone`` (this method's PETL backbone). mmengine sums the entries whose name contains ``loss`` and logs
+        them all (a name without ``loss`` is logged only)."""
+        return {}
 
     def backbone_forward(self, backbone: nn.Module, record: ForwardRecord, forward, *args, **kwargs):
         """The PETL backbone's forward: ``forward(*args, **kwargs)`` is the upstream one of ``backbone`` (the module
