@@ -54,6 +54,11 @@ def set_image_size(pipeline, size):
 
 def short_run(cfg, work_dir, batch_size=2):
     """Two training iterations, then the validation that ends the loop; returns its metrics."""
+    return trained_runner(cfg, work_dir, batch_size)[1]
+
+
+def trained_runner(cfg, work_dir, batch_size=2):
+    """:func:`short_run`'s runner, after the run, and the validation's metrics."""
     cfg.work_dir = str(work_dir)
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2)
     cfg.param_scheduler = None
@@ -67,7 +72,7 @@ def short_run(cfg, work_dir, batch_size=2):
     metrics = LastMetricsHook()
     runner.register_hook(metrics)
     runner.train()
-    return metrics.metrics
+    return runner, metrics.metrics
 
 
 def check_metrics(metrics, keys):
@@ -108,8 +113,7 @@ def test_coco_instance_segmentation(method, toy, tmp_path):
     check_metrics(metrics, ['coco/bbox_mAP', 'coco/segm_mAP'])
 
 
-@pytest.mark.parametrize('method', ['Mona', 'E3VA', 'HST'])
-def test_ade20k_semantic_segmentation(method, toy, tmp_path):
+def ade20k_cfg(method, root):
     pattern = 'upernet_vit-b-{m}_8xb2-160k_ade20k-512x512.py' if method == 'HST' else \
         'upernet_swin-l-{m}_8xb2-160k_ade20k-512x512.py'
     cfg = config(method, pattern)
@@ -117,7 +121,6 @@ def test_ade20k_semantic_segmentation(method, toy, tmp_path):
     cfg.model.data_preprocessor.size = (64, 64)
     cfg.model.decode_head.update(in_channels=channels, channels=32, num_classes=len(TOY_CLASSES))
     cfg.model.auxiliary_head.update(in_channels=channels[2], channels=16, num_classes=len(TOY_CLASSES))
-    root = toy('ade20k')
     for loader, split in ((cfg.train_dataloader, 'training'), (cfg.val_dataloader, 'validation')):
         # ADE20KDataset accepts a subset of its classes: the toy labels 1..3 are ADE20K's first three classes
         loader.dataset.update(data_root=root, metainfo=dict(classes=('wall', 'building', 'sky'), palette=PALETTE),
@@ -127,7 +130,12 @@ def test_ade20k_semantic_segmentation(method, toy, tmp_path):
         dict(type='Resize', scale=(64, 64), keep_ratio=True), dict(type='PackSegInputs')]
     set_image_size(cfg.val_dataloader.dataset.pipeline, (64, 64))
     cfg.test_dataloader = cfg.val_dataloader
-    metrics = short_run(cfg, tmp_path)
+    return cfg
+
+
+@pytest.mark.parametrize('method', ['Mona', 'E3VA', 'HST'])
+def test_ade20k_semantic_segmentation(method, toy, tmp_path):
+    metrics = short_run(ade20k_cfg(method, toy('ade20k')), tmp_path)
     check_metrics(metrics, ['mIoU', 'aAcc'])
 
 
@@ -172,8 +180,7 @@ def test_dota_oriented_detection(method, toy, tmp_path):
     check_metrics(metrics, ['dota/mAP'])
 
 
-@pytest.mark.parametrize('method', ['Mona', 'E3VA', 'HST'])
-def test_classification(method, toy, tmp_path):
+def cls_cfg(method, root):
     pattern = 'vit-b16-{m}_2xb32-110e_vtab1k-dtd.py' if method == 'HST' else 'swin-l-{m}_4xb4-100e_flowers102.py'
     cfg = config(method, pattern)
     channels = shrink_backbone(cfg, method)
@@ -181,12 +188,16 @@ def test_classification(method, toy, tmp_path):
     cfg.model.data_preprocessor = dict(num_classes=len(TOY_CLASSES), mean=[123.675, 116.28, 103.53],
                                        std=[58.395, 57.12, 57.375], to_rgb=True)
     cfg.data_preprocessor = cfg.model.data_preprocessor
-    root = toy('imagenet')
     for loader, split in ((cfg.train_dataloader, 'train'), (cfg.val_dataloader, 'val')):
         loader.dataset = dict(type='CustomDataset', data_root=root, data_prefix=split, with_label=True,
                               pipeline=loader.dataset.pipeline)
         set_image_size(loader.dataset.pipeline, (64, 64))
     cfg.test_dataloader = cfg.val_dataloader
     cfg.val_evaluator = cfg.test_evaluator = dict(type='Accuracy', topk=(1, ))
-    metrics = short_run(cfg, tmp_path)
+    return cfg
+
+
+@pytest.mark.parametrize('method', ['Mona', 'E3VA', 'HST'])
+def test_classification(method, toy, tmp_path):
+    metrics = short_run(cls_cfg(method, toy('imagenet')), tmp_path)
     check_metrics(metrics, ['accuracy/top1'])

@@ -238,6 +238,41 @@ def fold_lora(model: nn.Module, state_dict: Dict[str, Tensor]) -> Dict[str, Tens
     return folded
 
 
+def fold_branches(model: nn.Module, state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """Rewrite every PETL module of ``model`` that has a folded inference form (:meth:`PETLModule.fold_branches`:
+    CoLin's projections, one weight each instead of factors and gates) in a copy of ``state_dict``. The result loads
+    into the same config with ``folded=True`` in its methods (:func:`folded_model_cfg`) and computes the same function.
+
+    Raises:
+        ValueError: the model has no such module (e.g. method LoRA: fold it with :func:`fold_lora`).
+    """
+    modules = [(name, module) for name, module in model.named_modules()
+               if isinstance(module, PETLModule) and module.can_fold_branches and not getattr(module, 'folded', False)]
+    if not modules:
+        methods = sorted({type(b.petl_method).__name__ for b in petl_backbones(model).values()})
+        raise ValueError(f'fold_branches: the model\'s methods ({", ".join(methods) or "none"}) have no folded '
+                         'inference form (CoLin has; LoRA folds into the upstream weights instead: fold_lora)')
+    folded = OrderedDict(state_dict)
+    for name, module in modules:
+        module.fold_branches(name, folded)
+    return folded
+
+
+def folded_model_cfg(cfg_model: dict) -> dict:
+    """A copy of a model config whose ``mmpetl.PETLBackbone`` methods build their folded inference form
+    (``folded=True``), which :func:`fold_branches`' output loads into."""
+    def fold(node):
+        if isinstance(node, dict):
+            if node.get('type') in PETL_BACKBONE_TYPES:
+                return type(node)({**{k: fold(v) for k, v in node.items()},
+                                   'method': type(node['method'])({**node['method'], 'folded': True})})
+            return type(node)({k: fold(v) for k, v in node.items()})
+        if isinstance(node, list):
+            return [fold(v) for v in node]
+        return node
+    return fold(cfg_model)
+
+
 def plain_model_cfg(cfg_model: dict) -> dict:
     """A copy of a model config with each ``mmpetl.PETLBackbone`` replaced by its upstream backbone config, without
     its pretrained ``init_cfg`` (the weights then come from the merged checkpoint)."""
@@ -270,5 +305,6 @@ def human_size(num_bytes: int) -> str:
 
 __all__ = [
     'DeltaBaseMismatch', 'petl_backbones', 'base_tensors', 'base_fingerprint', 'delta_keys', 'petl_summary',
-    'make_delta', 'save_delta', 'is_delta', 'check_base', 'load_delta', 'fold_lora', 'plain_model_cfg', 'human_size'
+    'make_delta', 'save_delta', 'is_delta', 'check_base', 'load_delta', 'fold_lora', 'fold_branches', 'folded_model_cfg',
+    'plain_model_cfg', 'human_size'
 ]

@@ -52,6 +52,15 @@ class PETLModule(nn.Module):
     def init_weights(self) -> None:
         raise NotImplementedError
 
+    #: Whether :meth:`fold_branches` can rewrite this module's own tensors into a cheaper inference form that the
+    #: method builds with ``folded=True`` (CoLin: one weight per projection instead of its factors and gates).
+    can_fold_branches = False
+
+    def fold_branches(self, name: str, state_dict: dict) -> None:
+        """Rewrite this module's entries of ``state_dict`` (``name`` is this module's) into its ``folded=True``
+        form, in place (``mmpetl.models.delta.fold_branches``). Only modules with ``can_fold_branches`` implement it."""
+        raise NotImplementedError(f'{type(self).__name__} has no folded inference form')
+
     def fold(self, name: str, state_dict: dict) -> None:
         """Add this module's update to the upstream weights in ``state_dict`` (model-level names, changed in place;
         ``name`` is this module's), so that the upstream model computes what the PETL model does. The caller then drops

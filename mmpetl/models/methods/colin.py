@@ -145,6 +145,8 @@ class CoLinAdapter(PETLModule):
         folded (bool): the inference form (one weight per projection), loaded from :meth:`fold_branches`' output.
     """
 
+    can_fold_branches = True  # see fold_branches()
+
     def __init__(self, channels: int, inner_dim: int = 100, rank: int = 28, branches: int = 4, kernel_size: int = 3,
                  folded: bool = False):
         super().__init__()
@@ -221,6 +223,8 @@ class CoLinAdapter(PETLModule):
         """Rewrite this adapter's entries of ``state_dict`` (``name`` is the adapter's) into the folded form: each
         projection's ``A``, ``B`` and the gates become ``weight = (A diag(sum_i g_i) B)^T``, computed in float64 (exact
         up to float rounding); the biases, convolution and ``inner_scale`` are kept."""
+        if self.folded:
+            raise ValueError(f'CoLinAdapter {name}: already folded')
         gates = state_dict.pop(f'{name}.gates').double().sum(0)
         for projection in ('project1', 'project2'):
             A = state_dict.pop(f'{name}.{projection}.A')
