@@ -85,6 +85,8 @@ def test_the_orthogonality_loss_is_the_reference_sum_over_branches_and_projectio
     losses = model.petl_losses()
     assert list(losses) == ['loss_colin_orth'] and losses['loss_colin_orth'].requires_grad
     torch.testing.assert_close(losses['loss_colin_orth'], expected)
+    with torch.autocast('cpu', dtype=torch.bfloat16):  # the training step's autocast: still computed in float32
+        torch.testing.assert_close(model.petl_losses()['loss_colin_orth'], expected)
     # the reference's runs: computed and logged, not trained (see the module docstring of mmpetl's colin.py)
     model.petl_method.orth_loss = 'reference'
     logged = model.petl_losses()

@@ -51,6 +51,7 @@ PLACEMENT = {  # name -> (upstream backbone, method)
     'AdaptFormer': (SWIN, dict(type='AdaptFormer')),
     'LoRA': (SWIN, dict(type='LoRA')),
     'LoRand': (SWIN, dict(type='LoRand')),
+    'CoLin': (SWIN, dict(type='CoLin')),
     'BitFit': (SWIN, dict(type='BitFit')),
     'E3VA': (SWIN, dict(type='E3VA')),
     'HST': (VIT, dict(type='HST')),
@@ -90,9 +91,10 @@ def stray_tensors(model):
             if isinstance(value, torch.Tensor)]
 
 
-# every method to the meta device; to float64 the methods with their own autograd function or side network
+# every method to the meta device; to float64 the methods with their own autograd function, side network or
+# initialisation computed outside the parameters (CoLin's SVD)
 @pytest.mark.parametrize('case, target', [(case, 'meta') for case in PLACEMENT] +
-                         [(case, 'float64') for case in ('Mona', 'E3VA', 'HST')])
+                         [(case, 'float64') for case in ('Mona', 'E3VA', 'HST', 'CoLin')])
 def test_inserted_modules_follow_the_backbone(case, target):
     """Built on the CPU, then moved as the Runner moves a model (``model.to(device)``, then ``init_weights()``): every
     parameter and buffer, inserted or upstream, follows; a training forward and backward run there; the gradients of

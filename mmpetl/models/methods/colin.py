@@ -57,6 +57,7 @@ Where the reference's behaviour is not what its names say, mmpetl computes what 
 mmpetl also attaches CoLin to ViTs (the reference has Swin only): tokens before the patch grid (the cls token) skip
 the depthwise mixing, as in Mona.
 """
+import contextlib
 import logging
 import math
 from typing import Dict, Tuple
@@ -211,12 +212,19 @@ class CoLinAdapter(PETLModule):
         return x + F.linear(F.gelu(p), weight2, self.project2.bias)
 
     def orthogonality(self) -> Tensor:
-        """The penalty before its weight: ``branches * (penalty(project1) + penalty(project2))``, in float32 (the
-        reference adds one term per branch, all equal, since the branches share the factors)."""
+        """The penalty before its weight: ``branches * (penalty(project1) + penalty(project2))``, in float32 or wider
+        (the reference adds one term per branch, all equal, since the branches share the factors)."""
         if self.folded:
             raise RuntimeError('CoLinAdapter: the folded (inference) form has no factors to penalise; train with '
                                'folded=False')
-        terms = [orthogonality_penalty(p.A.float(), p.B.float()) for p in (self.project1, self.project2)]
+        # in float32 at least, outside autocast (the training step runs the model under it)
+        device = self.project1.A.device.type
+        no_autocast = (torch.autocast(device, enabled=False) if torch.amp.is_autocast_available(device)
+                       else contextlib.nullcontext())
+        with no_autocast:
+            terms = [orthogonality_penalty(p.A.to(torch.promote_types(p.A.dtype, torch.float32)),
+                                           p.B.to(torch.promote_types(p.B.dtype, torch.float32)))
+                     for p in (self.project1, self.project2)]
         return self.branches * (terms[0] + terms[1])
 
     def fold_branches(self, name: str, state_dict: Dict[str, Tensor]) -> None:
