@@ -23,7 +23,7 @@ def config_case(path):
 def test_there_are_configs_for_every_method():
     methods = {osp.basename(osp.dirname(p)) for p in CONFIGS}
     assert {'mona', 'e3va', 'hst', 'full', 'fixed', 'bitfit', 'lntune', 'partial1', 'adapter', 'lora', 'adaptformer',
-            'lorand'} <= methods
+            'lorand', 'colin'} <= methods
 
 
 @pytest.mark.parametrize('path', [config_case(p) for p in CONFIGS],

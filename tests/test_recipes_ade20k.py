@@ -2,7 +2,7 @@
 
 The references are the Mona repository's mmseg 0.x configs (``mona_configs/swin-l_ade20k/`` and their ``_base_``
 files); each pin holds a value as it reads in our mmseg 1.x schema and the file (and key) it was read from there.
-LoRand and E3VA have no reference ADE20K config: they take the recipe the reference's PETL baselines share (the
+LoRand, E3VA and CoLin have no reference ADE20K config: they take the recipe the reference's PETL baselines share (the
 Adapter's file is cited), as their configs' headers say.
 """
 
@@ -25,9 +25,10 @@ CONFIGS = {
     'AdaptFormer': 'adaptformer/upernet_swin-l-adaptformer_8xb2-160k_ade20k-512x512.py',
     'LoRand': 'lorand/upernet_swin-l-lorand_8xb2-160k_ade20k-512x512.py',
     'E3VA': 'e3va/upernet_swin-l-e3va_8xb2-160k_ade20k-512x512.py',
+    'CoLin': 'colin/upernet_swin-l-colin_8xb2-160k_ade20k-512x512.py',
 }
 
-# each method's reference file (LoRand and E3VA: the PETL baselines' recipe, the Adapter's file)
+# each method's reference file (LoRand, E3VA and CoLin: the PETL baselines' recipe, the Adapter's file)
 REFERENCE = {
     'Full': 'Leiyi-Hu/mona:Swin-Transformer-Semantic-Segmentation/mona_configs/swin-l_ade20k/ade20k_upernet_swin_large_160k_full.py',  # noqa
     'Fixed': 'Leiyi-Hu/mona:Swin-Transformer-Semantic-Segmentation/mona_configs/swin-l_ade20k/ade20k_upernet_swin_large_160k_fixed.py',  # noqa
@@ -40,6 +41,7 @@ REFERENCE = {
     'AdaptFormer': 'Leiyi-Hu/mona:Swin-Transformer-Semantic-Segmentation/mona_configs/swin-l_ade20k/ade20k_upernet_swin_large_160k_adaptformer.py',  # noqa
     'LoRand': 'Leiyi-Hu/mona:Swin-Transformer-Semantic-Segmentation/mona_configs/swin-l_ade20k/ade20k_upernet_swin_large_160k_adapter.py (no LoRand file: the PETL baselines\' recipe)',  # noqa
     'E3VA': 'Leiyi-Hu/mona:Swin-Transformer-Semantic-Segmentation/mona_configs/swin-l_ade20k/ade20k_upernet_swin_large_160k_adapter.py (no E3VA file: the PETL baselines\' recipe)',  # noqa
+    'CoLin': 'Leiyi-Hu/mona:Swin-Transformer-Semantic-Segmentation/mona_configs/swin-l_ade20k/ade20k_upernet_swin_large_160k_adapter.py (no CoLin file: the PETL baselines\' recipe)',  # noqa
 }
 MODELS = 'Leiyi-Hu/mona:Swin-Transformer-Semantic-Segmentation/mona_configs/_base_/models/upernet_swin.py'
 DATASET = 'Leiyi-Hu/mona:Swin-Transformer-Semantic-Segmentation/mona_configs/_base_/datasets/ade20k.py'
@@ -49,7 +51,7 @@ SWIN = 'Leiyi-Hu/mona:Swin-Transformer-Semantic-Segmentation/mmseg/models/backbo
 TRAIN_API = 'Leiyi-Hu/mona:Swin-Transformer-Semantic-Segmentation/mmseg/apis/train.py'
 
 SYNC_BN = ('Full', 'Fixed', 'Mona')
-PLAIN_BN = ('LNTune', 'BitFit', 'Partial1', 'Adapter', 'LoRA', 'AdaptFormer', 'LoRand', 'E3VA')
+PLAIN_BN = ('LNTune', 'BitFit', 'Partial1', 'Adapter', 'LoRA', 'AdaptFormer', 'LoRand', 'E3VA', 'CoLin')
 BASELINE_RECIPE = ('Full', 'Fixed') + PLAIN_BN  # every method but Mona: lr 6e-5, drop path 0.3, three custom keys
 
 PINS = []
@@ -154,7 +156,8 @@ PINS += [
         'norm': dict(decay_mult=0.)}, REFERENCE['Mona']),
 ]
 
-# the heads' norm layers: SyncBN for Full, Fixed and Mona; BN for the PETL baselines (and LoRand and E3VA with them)
+# the heads' norm layers: SyncBN for Full, Fixed and Mona; BN for the PETL baselines (and LoRand, E3VA and CoLin with
+# them)
 for m in SYNC_BN:
     PINS += [Pin(CONFIGS[m], f'model.{head}.norm_cfg', dict(type='SyncBN', requires_grad=True), REFERENCE[m])
              for head in ('decode_head', 'auxiliary_head')]

@@ -10,9 +10,10 @@ import pytest
 from recipes import Pin, check_pin, configs_matching
 
 DATASETS = ['flowers102', 'oxford-pets', 'voc2007']
-METHODS = ['full', 'fixed', 'bitfit', 'lntune', 'partial1', 'adapter', 'lora', 'adaptformer', 'mona', 'lorand', 'e3va']
+METHODS = ['full', 'fixed', 'bitfit', 'lntune', 'partial1', 'adapter', 'lora', 'adaptformer', 'mona', 'lorand', 'e3va',
+           'colin']
 
-# The reference file of each (dataset, method). LoRand and E3VA have none: they follow the baselines' recipe, the
+# The reference file of each (dataset, method). LoRand, E3VA and CoLin have none: they follow the baselines' recipe, the
 # dataset's plain file (the same settings as every non-Mona file of the dataset).
 METHOD_FILES = {
     'flowers102': {
@@ -38,6 +39,8 @@ METHOD_FILES = {
                   'swin-large_4xb8_oxford_flower.py (no LoRand file: the baselines\' recipe)',
         'e3va': 'Leiyi-Hu/mona:Swin-Transformer-Classification/mona_configs/swin-l_oxford-flower/'
                 'swin-large_4xb8_oxford_flower.py (no E3VA file: the baselines\' recipe)',
+        'colin': 'Leiyi-Hu/mona:Swin-Transformer-Classification/mona_configs/swin-l_oxford-flower/'
+                 'swin-large_4xb8_oxford_flower.py (no CoLin file: the baselines\' recipe)',
     },
     'oxford-pets': {
         'full': 'Leiyi-Hu/mona:Swin-Transformer-Classification/mona_configs/swin-l_oxford-pet/'
@@ -62,6 +65,8 @@ METHOD_FILES = {
                   'swin-large_4xb8_oxford_pet.py (no LoRand file: the baselines\' recipe)',
         'e3va': 'Leiyi-Hu/mona:Swin-Transformer-Classification/mona_configs/swin-l_oxford-pet/'
                 'swin-large_4xb8_oxford_pet.py (no E3VA file: the baselines\' recipe)',
+        'colin': 'Leiyi-Hu/mona:Swin-Transformer-Classification/mona_configs/swin-l_oxford-pet/'
+                 'swin-large_4xb8_oxford_pet.py (no CoLin file: the baselines\' recipe)',
     },
     'voc2007': {
         'full': 'Leiyi-Hu/mona:Swin-Transformer-Classification/mona_configs/swin-l_voc/swin-large_4xb8_voc.py',
@@ -82,6 +87,8 @@ METHOD_FILES = {
                   '(no LoRand file: the baselines\' recipe)',
         'e3va': 'Leiyi-Hu/mona:Swin-Transformer-Classification/mona_configs/swin-l_voc/swin-large_4xb8_voc.py '
                 '(no E3VA file: the baselines\' recipe)',
+        'colin': 'Leiyi-Hu/mona:Swin-Transformer-Classification/mona_configs/swin-l_voc/swin-large_4xb8_voc.py '
+                 '(no CoLin file: the baselines\' recipe)',
     },
 }
 

@@ -7,9 +7,10 @@ evaluation.interval -> train_cfg.val_interval, samples_per_gpu -> train_dataload
 """
 import pytest
 
-from recipes import Pin, check_pin
+from recipes import Pin, check_pin, configs_matching
 
-METHODS = ('full', 'fixed', 'mona', 'adapter', 'adaptformer', 'lora', 'lorand', 'bitfit', 'lntune', 'partial1', 'e3va')
+METHODS = ('full', 'fixed', 'mona', 'adapter', 'adaptformer', 'lora', 'lorand', 'bitfit', 'lntune', 'partial1', 'e3va',
+           'colin')
 DOTA = [f'{m}/oriented-rcnn-le90_swin-b-{m}_fpn_1x_dota.py' for m in METHODS]
 STAR = [f'{m}/oriented-rcnn-le90_swin-b-{m}_fpn_1x_star.py' for m in METHODS]
 
@@ -166,3 +167,7 @@ for config in STAR:
 @pytest.mark.parametrize('pin', PINS, ids=Pin.id)
 def test_follows_the_reference(pin):
     check_pin(pin)
+
+
+def test_every_oriented_rcnn_config_is_pinned():
+    assert configs_matching('*/oriented-rcnn-le90_swin-b-*_fpn_1x_*.py') == set(DOTA + STAR)

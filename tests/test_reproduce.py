@@ -94,6 +94,22 @@ def test_v_petl_bench_figures_agree_with_the_methods_own():
         assert reported['swin_l'].value == f'{voc} / {miou:.2f}', method
 
 
+def test_colin_rows_carry_the_methods_own_figures_and_their_source():
+    """CoLin is not in V-PETL Bench: its rows' figures are the ones ``CoLin.reported`` carries ('n/a / <box> / <mask>'
+    on COCO, '<VOC AP> / <ADE20K mIoU>' on Swin-L), and every table with a colin row names their third-party source."""
+    reported = methods.CoLin.reported
+    coco, voc, ade = (TABLES[name].row('colin').paper for name in ('coco-swin-b', 'voc-swin-l', 'ade20k-swin-l'))
+    assert reported['coco'].value == f"n/a / {coco['box AP']} / {coco['mask AP']}"
+    assert reported['swin_l'].value == f"{voc['AP']} / {ade['mIoU']:.2f}"
+    for name in ('coco-swin-b', 'voc-swin-l', 'ade20k-swin-l', 'star-swin-b', 'mona-cls'):
+        rows = [row for row in TABLES[name].rows if row.name.split('/')[0] == 'colin']
+        assert rows, f'{name}: no colin row'
+        assert all(osp.basename(osp.dirname(row.config)) == 'colin' for row in rows), name
+        assert reported['coco'].source in TABLES[name].source, name
+    assert TABLES['mona-cls'].row('colin/flowers102').paper == {'top-1': 99.66}
+    assert TABLES['star-swin-b'].row('colin').paper == {'mAP': 39.22}
+
+
 def test_toy_table_end_to_end(tmp_path, toy_cls, tool):
     """Launch, status, relaunch after a failure and after an interruption, and collect, on two toy rows."""
     work = str(tmp_path / 'runs')

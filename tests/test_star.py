@@ -13,7 +13,8 @@ from mmpetl.datasets import STAR_CLASSES, TOY_STAR_CLASSES
 from mmpetl.engine import register_scope_modules
 from test_tasks import check_metrics, set_image_size, short_run, shrink_backbone
 
-METHODS = ('full', 'fixed', 'mona', 'adapter', 'adaptformer', 'lora', 'lorand', 'bitfit', 'lntune', 'partial1', 'e3va')
+METHODS = ('full', 'fixed', 'mona', 'adapter', 'adaptformer', 'lora', 'lorand', 'bitfit', 'lntune', 'partial1', 'e3va',
+           'colin')
 
 
 def star_config(method):

@@ -171,7 +171,7 @@ class CoLinAdapter(PETLModule):
                        kernel_size: int = 3, folded: bool = False) -> int:
         """Closed form: ``2 r (C + D) + branches r + D + C`` for the projections and gates (``2 C D + D + C``
         folded), ``D (k^2 + 1)`` for the depthwise convolution and D for ``inner_scale`` (D = inner_dim, r the
-        effective rank). 57 C + 7012 at the defaults when C >= 28."""
+        effective rank). 57 C + 6912 at the defaults when C >= 28."""
         r = cls.effective_rank(channels, inner_dim, rank)
         projections = 2 * channels * inner_dim if folded else 2 * r * (channels + inner_dim) + branches * r
         return projections + inner_dim + channels + inner_dim * (kernel_size ** 2 + 1) + inner_dim
@@ -285,7 +285,7 @@ class CoLin(BasePETLMethod):
 
     @classmethod
     def expected_trainable(cls, backbone, **options):
-        """Two adapters per block (:meth:`CoLinAdapter.num_parameters`: ``57 * C + 7012`` each at the defaults)."""
+        """Two adapters per block (:meth:`CoLinAdapter.num_parameters`: ``57 * C + 6912`` each at the defaults)."""
         options = cls.with_defaults(**options)
         sizes = {k: options[k] for k in ('inner_dim', 'rank', 'branches', 'kernel_size', 'folded')}
         return sum(2 * CoLinAdapter.num_parameters(c, **sizes) for c in block_widths(backbone))
