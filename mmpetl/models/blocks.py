@@ -45,6 +45,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
+from .lean import LeanWindowMSAMixin, ffn_is_lean_capable, lean_ffn
+
 POINTS = ('block_input', 'attn_pre_drop_path', 'attn_branch', 'attn_residual', 'mlp_pre_drop_path', 'mlp_branch',
           'mlp_residual')
 #: Pre-drop-path point -> its branch.
@@ -146,6 +148,30 @@ class BlockSpec:
         called once per branch call with the branch output as its only argument."""
         raise NotImplementedError
 
+    def lean_support(self, block: nn.Module) -> Dict[str, str]:
+        """For each part of :data:`~mmpetl.models.lean.LEAN_PARTS`, '' if this block can run it lean, else why not
+        (:mod:`mmpetl.models.lean`)."""
+        return {'mlp': 'no lean MLP for this block family', 'attention': 'no lean attention for this block family'}
+
+    def make_lean(self, block: nn.Module, parts: Tuple[str, ...]) -> None:
+        """Run ``parts`` of ``block`` lean from now on (each one supported, :meth:`lean_support`)."""
+        block.petl_lean = frozenset(parts)
+        if 'attention' in parts:
+            self.make_attention_lean(block)
+
+    def make_attention_lean(self, block: nn.Module) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def run_mlp(block: nn.Module, ffn: nn.Module, norm: nn.Module, x: Tensor) -> Tensor:
+        """``ffn(norm(x), identity=0)``: through :func:`~mmpetl.models.lean.lean_ffn` when the block's MLP is lean
+        and it applies to this call."""
+        if 'mlp' in getattr(block, 'petl_lean', ()):
+            out = lean_ffn(ffn, norm, x)
+            if out is not None:
+                return out
+        return ffn(norm(x), identity=0)
+
 
 class SwinBlockSpec(BlockSpec):
     """The Swin block of mmdet, mmseg and mmpretrain (all three: ``norm1 -> attn(x, hw_shape)``, ``norm2 -> ffn``).
@@ -169,10 +195,26 @@ class SwinBlockSpec(BlockSpec):
         return block.attn(block.norm1(x), hw_shape)
 
     def mlp_branch(self, block, x, hw_shape):
-        return block.ffn(block.norm2(x), identity=0)
+        return self.run_mlp(block, block.ffn, block.norm2, x)
 
     def drop_path(self, block, branch):
         return block.attn.drop if branch == 'attn' else block.ffn.dropout_layer
+
+    #: The window attentions whose forward :class:`~mmpetl.models.lean.LeanWindowMSAMixin` re-expresses.
+    window_attention_classes = ('mmdet.models.backbones.swin.WindowMSA', 'mmseg.models.backbones.swin.WindowMSA',
+                                'mmpretrain.models.utils.attention.WindowMSA')
+
+    def lean_support(self, block):
+        ok, why = ffn_is_lean_capable(block.ffn, block.norm2)
+        w_msa = getattr(block.attn, 'w_msa', None)
+        attention = '' if w_msa is not None and class_path(upstream_class(w_msa)) in self.window_attention_classes \
+            else 'its window attention is not one of ' + ', '.join(self.window_attention_classes)
+        return {'mlp': '' if ok else why, 'attention': attention}
+
+    def make_attention_lean(self, block):
+        w_msa = block.attn.w_msa
+        if not isinstance(w_msa, LeanWindowMSAMixin):
+            w_msa.__class__ = petl_subclass(LeanWindowMSAMixin, type(w_msa))
 
 
 class PatchGrid:
@@ -216,7 +258,12 @@ class MMSegViTBlockSpec(ViTBlockSpec):
         return block.attn(block.norm1(x), identity=0)
 
     def mlp_branch(self, block, x, hw_shape):
-        return block.ffn(block.norm2(x), identity=0)
+        return self.run_mlp(block, block.ffn, block.norm2, x)
+
+    def lean_support(self, block):
+        ok, why = ffn_is_lean_capable(block.ffn, block.norm2)
+        return {'mlp': '' if ok else why,
+                'attention': "its attention is torch's nn.MultiheadAttention, which mmpetl does not re-express"}
 
     def drop_path(self, block, branch):
         # mmseg builds the attention without a drop-path: its dropout_layer is mmcv's default Dropout(0).
@@ -234,7 +281,12 @@ class MMPretrainViTBlockSpec(ViTBlockSpec):
         return block.attn(block.ln1(x))
 
     def mlp_branch(self, block, x, hw_shape):
-        return block.ffn(block.ln2(x), identity=0)
+        return self.run_mlp(block, block.ffn, block.ln2, x)
+
+    def lean_support(self, block):
+        ok, why = ffn_is_lean_capable(block.ffn, block.ln2)
+        return {'mlp': '' if ok else why,
+                'attention': 'its attention already runs torch.nn.functional.scaled_dot_product_attention'}
 
     def drop_path(self, block, branch):
         return block.attn.out_drop if branch == 'attn' else block.ffn.dropout_layer

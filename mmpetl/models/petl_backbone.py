@@ -24,7 +24,9 @@ from typing import List, Optional, Sequence, Tuple
 from torch import nn
 
 from ..registry import MODELS, PETL_METHODS
-from .blocks import ForwardRecord, class_path, petl_subclass, supported_blocks, upstream_type
+from .blocks import (ForwardRecord, class_path, make_petl_block, petl_subclass, spec_for, supported_blocks,
+                     upstream_class, upstream_type)
+from .lean import LEAN_PARTS, check_lean_parts
 from .methods.base import BasePETLMethod, PETLModule
 from .methods.options import PETLConfigError, check_float, fail
 from .pretrained import DEFAULT_EXPECTED_MISSING, PretrainedLoadCheck
@@ -151,10 +153,36 @@ def check_supported(method_type: str, petl_method: BasePETLMethod, model: nn.Mod
                      f'({class_path(model)}){reason}. Supported backbones: {choices}')
 
 
+def make_lean(model: nn.Module, parts: Optional[Tuple[str, ...]]) -> None:
+    """Make ``parts`` (None: every supported one) of each PETL block of ``model`` lean; refuse a part named in
+    ``parts`` that a block does not support, naming it, the block and the reason."""
+    if parts == ():
+        return
+    for name, block in list(model.named_modules()):
+        spec = spec_for(block)
+        if spec is None:
+            continue
+        # a block no module was added to becomes a PETL block too (LN-tune, Partial-1): the same function
+        block = make_petl_block(model, block, spec)
+        support = spec.lean_support(block)
+        if parts is None:
+            chosen = tuple(part for part in LEAN_PARTS if not support[part])
+        else:
+            refused = [part for part in parts if support[part]]
+            if refused:
+                part = refused[0]
+                raise PETLConfigError(f'PETLBackbone: lean part {part!r} does not apply to block {name!r} of '
+                                      f'{upstream_type(model)} ({class_path(upstream_class(block))}): '
+                                      f'{support[part]}. Parts it supports: '
+                                      f'{[p for p in LEAN_PARTS if not support[p]]}; lean=None chooses them.')
+            chosen = parts
+        spec.make_lean(block, chosen)
+
+
 @MODELS.register_module(name='PETLBackbone')
 def build_petl_backbone(backbone: dict, method: dict, min_loaded_share: float = 1.0,
                         expected_missing: Sequence[str] = DEFAULT_EXPECTED_MISSING,
-                        frozen_modules: Sequence[str] = ()) -> nn.Module:
+                        frozen_modules: Sequence[str] = (), lean: Optional[Sequence[str]] = None) -> nn.Module:
     """Build ``backbone`` from its upstream library and attach the PETL ``method`` to it (``type='mmpetl.PETLBackbone'``
     in a config).
 
@@ -171,6 +199,12 @@ def build_petl_backbone(backbone: dict, method: dict, min_loaded_share: float = 
             whatever the method trains, once, when the model is built: what a reference config's ``frozen_stages``
             does, without the upstream backbone re-freezing in ``train()`` (which it does after DDP has wrapped the
             model). Each name must be a submodule of the backbone that has parameters.
+        lean (Sequence[str], optional): the parts of the frozen blocks that keep for backward only what their input
+            gradients need (:mod:`mmpetl.models.lean`): ``'mlp'`` (the MLP's hidden recomputed in backward) and
+            ``'attention'`` (a Swin window attention's probabilities recomputed). None (default): every part the
+            block family supports; ``[]``: the upstream blocks' own backward. A part named here that the backbone's
+            blocks do not support is refused. Either way a part runs lean only in calls where its weights are frozen
+            and its dropouts inactive.
 
     Returns:
         nn.Module: the upstream backbone, now of class ``PETL<UpstreamClass>``, with ``requires_grad`` set.
@@ -185,10 +219,12 @@ def build_petl_backbone(backbone: dict, method: dict, min_loaded_share: float = 
     if isinstance(frozen_modules, str) or not all(isinstance(name, str) for name in frozen_modules):
         raise PETLConfigError(f'PETLBackbone: frozen_modules must be a list of submodule names, e.g. '
                               f'["patch_embed"]; got {frozen_modules!r}')
+    lean = check_lean_parts(lean)
     petl_method = build_method(method)
     model = build_upstream(backbone)
     check_supported(method['type'], petl_method, model)
     petl_method.attach(model)
+    make_lean(model, lean)
     model.__class__ = petl_subclass(PETLBackboneMixin, type(model))
     model.petl_method = petl_method
     model.petl_min_loaded_share = min_loaded_share

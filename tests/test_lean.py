@@ -1,0 +1,168 @@
+"""Lean frozen blocks (``mmpetl/models/lean.py``): on every block family and every method, the same outputs and
+gradients as the upstream blocks (``lean=[]``), in training mode with drop-path and under autocast; less kept for
+backward; the parts that cannot apply refused by name."""
+import pytest
+import torch
+
+from mmpetl.benchmark.measure import saved_for_backward
+from mmpetl.models import available_methods, build_petl_backbone
+from mmpetl.models.lean import LeanMLP, WindowAttention
+from mmpetl.models.methods import PETLConfigError
+
+from test_methods import SMALL_BACKBONES, supports
+
+
+def with_drop_path(cfg):
+    """The backbone config with stochastic depth on, as the recipes train (the draws must match)."""
+    return dict(cfg, drop_path_rate=0.2)
+
+
+def build_twins(method, backbone_cfg):
+    """The PETL backbone with lean blocks (the default) and with the upstream blocks, sharing their weights."""
+    torch.manual_seed(0)
+    lean = build_petl_backbone(backbone_cfg, method)
+    plain = build_petl_backbone(backbone_cfg, method, lean=[])
+    plain.load_state_dict(lean.state_dict())
+    with torch.no_grad():  # trained-like weights: zero-initialised updates (LoRA's B, ...) would hide paths
+        for (name, p), q in zip(lean.named_parameters(), plain.parameters()):
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 0.02)
+                q.copy_(p)
+    return lean, plain
+
+
+def run(model, x, seed=1):
+    """Outputs and gradients (input and trained parameters) of a weighted sum of the outputs, in training mode."""
+    model.train()
+    x = x.clone().requires_grad_()
+    torch.manual_seed(seed)  # the same drop-path draws for both
+    outs = model(x)
+    outs = [outs] if isinstance(outs, torch.Tensor) else list(outs)
+    loss = sum((o * torch.linspace(-1, 1, o.numel()).view_as(o)).sum() for o in outs)
+    loss.backward()
+    grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
+    model.zero_grad()
+    return [o.detach() for o in outs], x.grad, grads
+
+
+def image(backbone_cfg, batch=2):
+    size = 64 if 'Swin' in backbone_cfg['type'] else 32
+    return torch.randn(batch, 3, size, size)
+
+
+CASES = [(m, b) for m in available_methods() for b in SMALL_BACKBONES]
+
+
+@pytest.mark.parametrize('method, backbone', CASES)
+def test_lean_blocks_compute_the_upstream_outputs_and_gradients(method, backbone):
+    cfg = with_drop_path(SMALL_BACKBONES[backbone])
+    if not supports(dict(type=method), cfg):
+        pytest.skip(f'{method} does not support {cfg["type"]}')
+    try:
+        lean, plain = build_twins(dict(type=method), cfg)
+    except ValueError as err:  # a method that does not attach to this small backbone (HST needs blocks per stage)
+        pytest.skip(str(err))
+    x = image(cfg)
+    outs, grad_x, grads = run(lean, x)
+    ref_outs, ref_grad_x, ref_grads = run(plain, x)
+    for out, ref in zip(outs, ref_outs):
+        torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+    if ref_grad_x is not None:
+        torch.testing.assert_close(grad_x, ref_grad_x, rtol=1e-4, atol=1e-6)
+    assert grads.keys() == ref_grads.keys()
+    for name in ref_grads:
+        if ref_grads[name] is None:
+            assert grads[name] is None, name
+            continue
+        scale = ref_grads[name].abs().max().clamp_min(1e-12)
+        assert ((grads[name] - ref_grads[name]).abs().max() / scale) < 1e-4, name
+
+
+def lean_parts(model):
+    return sorted({part for m in model.modules() for part in getattr(m, 'petl_lean', ())})
+
+
+def test_every_part_applies_where_the_family_supports_it():
+    swin = build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='Mona'))
+    assert lean_parts(swin) == ['attention', 'mlp']
+    for name in ('mmseg.ViT', 'mmpretrain.ViT'):
+        assert lean_parts(build_petl_backbone(SMALL_BACKBONES[name], dict(type='Mona'))) == ['mlp']
+    # LN-tune and Partial-1 insert nothing: their blocks become PETL blocks for it
+    assert lean_parts(build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='LNTune'))) == ['attention', 'mlp']
+    assert lean_parts(build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='Mona'), lean=[])) == []
+    assert lean_parts(build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='Mona'), lean=['mlp'])) == ['mlp']
+
+
+def kept_bytes(model, x):
+    model.train()
+    _, saved = saved_for_backward(lambda: model(x), exclude=[*model.parameters(), *model.buffers(), x])
+    return saved['saved_bytes']
+
+
+@pytest.mark.parametrize('method', ['Mona', 'Adapter', 'LoRA', 'CoLin', 'LNTune'])
+def test_lean_blocks_keep_less_for_backward(method):
+    cfg = SMALL_BACKBONES['mmdet.Swin']
+    lean, plain = build_twins(dict(type=method), cfg)
+    x = image(cfg)
+    mlp_only = build_petl_backbone(cfg, dict(type=method), lean=['mlp'])
+    lean_bytes, mlp_bytes, plain_bytes = kept_bytes(lean, x), kept_bytes(mlp_only, x), kept_bytes(plain, x)
+    assert lean_bytes < mlp_bytes < plain_bytes, (lean_bytes, mlp_bytes, plain_bytes)
+
+
+def test_the_functions_match_autograd_under_autocast():
+    torch.manual_seed(0)
+    x = torch.randn(2, 10, 16, requires_grad=True)
+    norm_w, norm_b = torch.randn(16, requires_grad=True), torch.randn(16, requires_grad=True)
+    w1, b1 = torch.randn(32, 16) * 0.2, torch.randn(32, requires_grad=True)
+    w2, b2 = torch.randn(16, 32) * 0.2, torch.randn(16, requires_grad=True)
+    q, k, v = (torch.randn(4, 2, 9, 8, requires_grad=True) for _ in range(3))
+    bias, mask = torch.randn(2, 9, 9, requires_grad=True), torch.zeros(2, 9, 9).masked_fill(torch.rand(2, 9, 9) > .7,
+                                                                                           -100.)
+
+    def mlp_ref():
+        h = torch.nn.functional.layer_norm(x, (16, ), norm_w, norm_b, 1e-5)
+        return torch.nn.functional.linear(torch.nn.functional.gelu(torch.nn.functional.linear(h, w1, b1)), w2, b2)
+
+    def attn_ref():
+        a = (q * 0.3) @ k.transpose(-2, -1) + bias.unsqueeze(0)
+        a = (a.view(2, 2, 2, 9, 9) + mask.unsqueeze(1).unsqueeze(0)).view(4, 2, 9, 9)
+        return a.softmax(-1) @ v
+
+    cases = [(lambda: LeanMLP.apply(x, norm_w, norm_b, 1e-5, w1, b1, w2, b2), mlp_ref, [x, norm_w, norm_b, b1, b2]),
+             (lambda: WindowAttention.apply(q, k, v, bias, mask, 0.3), attn_ref, [q, k, v, bias])]
+    for dtype, tol in ((None, 1e-5), (torch.bfloat16, 3e-2)):
+        for ours, ref, inputs in cases:
+            results = []
+            for fn in (ours, ref):
+                with torch.autocast('cpu', dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+                    out = fn()
+                grads = torch.autograd.grad(out.float().square().sum(), inputs)
+                results.append((out.float(), grads))
+            (out, grads), (ref_out, ref_grads) = results
+            assert out.dtype == ref_out.dtype
+            torch.testing.assert_close(out, ref_out, rtol=tol, atol=tol)
+            for g, r in zip(grads, ref_grads):
+                assert (g.float() - r.float()).abs().max() <= tol * r.float().abs().max() * 4 + tol
+
+
+@pytest.mark.parametrize('lean, message', [
+    ('mlp', "lean must be None (every part that applies to the backbone) or a list of 'mlp', 'attention'"),
+    (['mlp', 'softmax'], "got ['mlp', 'softmax']"),
+    ([True], 'got [True]'),
+])
+def test_bad_lean_values_are_refused(lean, message):
+    with pytest.raises(PETLConfigError, match=message.replace('[', r'\[').replace(']', r'\]').replace('(', r'\(')
+                       .replace(')', r'\)')):
+        build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='Mona'), lean=lean)
+
+
+@pytest.mark.parametrize('backbone, reason', [
+    ('mmseg.ViT', "torch's nn.MultiheadAttention"),
+    ('mmpretrain.ViT', 'already runs torch.nn.functional.scaled_dot_product_attention'),
+])
+def test_a_part_the_family_cannot_run_lean_is_refused_by_name(backbone, reason):
+    with pytest.raises(PETLConfigError) as error:
+        build_petl_backbone(SMALL_BACKBONES[backbone], dict(type='Mona'), lean=['mlp', 'attention'])
+    message = str(error.value)
+    assert "lean part 'attention' does not apply to block 'layers.0'" in message, message
+    assert reason in message and "Parts it supports: ['mlp']" in message, message
