@@ -98,6 +98,16 @@ def test_backbone_options_of_one_row_reach_the_upstream_backbone():
         assert all(block.with_cp for stage in model.backbone.stages for block in stage.blocks)
         assert not any(block.with_cp for stage in benchmark.build_benchmark_model(
             cfg, dict(type='Mona'), torch.device('cpu')).backbone.stages for block in stage.blocks)
+        # lean is an option of mmpetl.PETLBackbone, not of the upstream backbone: it reaches the PETL backbone
+        spec = 'Mona@lean=[]'
+        benchmark.check_run(DEMO_CONFIG, [spec, 'Mona@with_cp=True,lean=["mlp"]'], parts=['backbone'])
+        model = benchmark.build_benchmark_model(cfg, benchmark.parse_method(spec), torch.device('cpu'),
+                                                benchmark.parse_backbone_options(spec))
+        assert not any(getattr(m, 'petl_lean', None) for m in model.backbone.modules())
+        assert any(getattr(m, 'petl_lean', None) for m in benchmark.build_benchmark_model(
+            cfg, dict(type='Mona'), torch.device('cpu')).backbone.modules())
+    with pytest.raises(ValueError, match='of mmpetl.PETLBackbone: lean'):
+        benchmark.check_run(DEMO_CONFIG, ['Mona@leaner=[]'], parts=['backbone'])
 
 
 SMALL = {
@@ -109,7 +119,7 @@ SMALL = {
 
 @pytest.mark.parametrize('backbone', list(SMALL))
 @pytest.mark.parametrize('method', ['Full', 'Fixed', 'BitFit', 'LNTune', 'Partial1', 'Adapter', 'AdaptFormer',
-                                    'LoRand', 'LoRA', 'Mona', 'Mona:bottleneck=16', 'E3VA', 'HST'])
+                                    'LoRand', 'LoRA', 'Mona', 'Mona:bottleneck=16', 'CoLin', 'E3VA', 'HST'])
 def test_documented_formula_equals_the_count(method, backbone):
     try:
         model = build_petl_backbone(SMALL[backbone], benchmark.parse_method(method))

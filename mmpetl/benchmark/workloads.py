@@ -42,9 +42,14 @@ def parse_method(spec: str) -> Dict[str, Any]:
     return dict(type=name, **_parse_options(spec, options))
 
 
+#: Options after ``@`` that belong to ``mmpetl.PETLBackbone`` itself rather than to the upstream backbone.
+PETL_BACKBONE_OPTIONS = ('lean', )
+
+
 def parse_backbone_options(spec: str) -> Dict[str, Any]:
-    """Options of the upstream backbone that a method spec sets after ``@``, for that method only:
-    ``'Mona@with_cp=True'`` -> ``{'with_cp': True}`` (Mona with the upstream activation checkpointing)."""
+    """Options of the backbone that a method spec sets after ``@``, for that method only: the upstream backbone's
+    (``'Mona@with_cp=True'`` -> ``{'with_cp': True}``, Mona with the upstream activation checkpointing) and those of
+    :data:`PETL_BACKBONE_OPTIONS` (``'Mona@lean=[]'``: Mona on the upstream blocks' own backward)."""
     return _parse_options(spec, spec.partition('@')[2])
 
 
@@ -97,10 +102,11 @@ def check_run(config: str, methods: Sequence[str], parts: Sequence[str] = PARTS,
             build_method(method)
         except TypeError as err:
             raise ValueError(f'method {spec!r}: {str(err).partition(": ")[2]}') from None
-        wrong = sorted(set(parse_backbone_options(spec)) - set(upstream_options or ()))
+        wrong = sorted(set(parse_backbone_options(spec)) - set(upstream_options or ()) - set(PETL_BACKBONE_OPTIONS))
         if upstream_options is not None and wrong:
             raise ValueError(f'method {spec!r}: {upstream.type} has no option(s) {", ".join(wrong)} (after "@": '
-                             f'options of the upstream backbone, e.g. with_cp=True)')
+                             f'options of the upstream backbone, e.g. with_cp=True, or of mmpetl.PETLBackbone: '
+                             f'{", ".join(PETL_BACKBONE_OPTIONS)})')
     if device.type == 'cuda' and 'whole' in parts and cfg.get('default_scope') in ('mmdet', 'mmrotate'):
         from mmcv.ops import get_compiling_cuda_version  # mmcv's compiled ops: only for this check
         if get_compiling_cuda_version() == 'not available':
@@ -112,7 +118,8 @@ def check_run(config: str, methods: Sequence[str], parts: Sequence[str] = PARTS,
 def build_benchmark_model(cfg, method: Dict[str, Any], device: torch.device,
                           backbone_options: Optional[Dict[str, Any]] = None) -> nn.Module:
     """The config's model with ``backbone.method = method`` (``dict(type='Mona')``) and ``backbone_options`` set on
-    the upstream backbone (``{'with_cp': True}``), random weights, in training mode, on ``device``.
+    the upstream backbone (``{'with_cp': True}``; those of :data:`PETL_BACKBONE_OPTIONS` on the PETL backbone), random
+    weights, in training mode, on ``device``.
 
     Call inside the config's default scope. ``init_cfg`` of the upstream backbone is dropped (nothing is downloaded)
     and SyncBN becomes BN (one process).
@@ -123,7 +130,9 @@ def build_benchmark_model(cfg, method: Dict[str, Any], device: torch.device,
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.backbone.method = dict(method)
     model_cfg.backbone.backbone.init_cfg = None
-    model_cfg.backbone.backbone.update(backbone_options or {})
+    options = dict(backbone_options or {})
+    model_cfg.backbone.update({k: options.pop(k) for k in PETL_BACKBONE_OPTIONS if k in options})
+    model_cfg.backbone.backbone.update(options)
     model = revert_sync_batchnorm(MODELS.build(model_cfg)).to(device)
     model.train()
     return model
