@@ -224,15 +224,17 @@ TASKS = {
                                              ('classifier', 'reference')])
 def test_the_loss_reaches_the_task_losses_and_the_log(task, orth_loss, toy, tmp_path, monkeypatch):
     make_cfg, data = TASKS[task]
-    cfg = make_cfg('Mona', toy(data))  # the task's recipe, with CoLin instead of Mona
-    cfg.model.backbone.method = dict(type='CoLin', rank=8, orth_loss=orth_loss)
+    cfg = make_cfg('CoLin', toy(data))  # CoLin's own config of the family, on a tiny Swin
+    cfg.model.backbone.method.update(rank=8, orth_loss=orth_loss)
     assert any(h['type'] == 'mmpetl.PETLLossHook' for h in cfg.custom_hooks)
     steps = []  # what mmengine's train_step parses: the model's losses dict, and the total it backpropagates
     parse_losses = BaseModel.parse_losses
 
     def spy(model, losses):
         total, log_vars = parse_losses(model, losses)
-        steps.append(({k: float(v.mean()) for k, v in losses.items()}, float(total)))
+        parsed = {k: float(sum(t.mean() for t in v) if isinstance(v, (list, tuple)) else v.mean())
+                  for k, v in losses.items()}  # mmdet's RPN returns lists of per-level losses
+        steps.append((parsed, float(total)))
         return total, log_vars
 
     monkeypatch.setattr(BaseModel, 'parse_losses', spy)
