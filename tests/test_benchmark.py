@@ -99,12 +99,12 @@ def test_backbone_options_of_one_row_reach_the_upstream_backbone():
         assert not any(block.with_cp for stage in benchmark.build_benchmark_model(
             cfg, dict(type='Mona'), torch.device('cpu')).backbone.stages for block in stage.blocks)
         # lean is an option of mmpetl.PETLBackbone, not of the upstream backbone: it reaches the PETL backbone
-        spec = 'Mona@lean=[]'
+        spec = 'Mona@lean=None'
         benchmark.check_run(DEMO_CONFIG, [spec, 'Mona@with_cp=True,lean=["mlp"]'], parts=['backbone'])
         model = benchmark.build_benchmark_model(cfg, benchmark.parse_method(spec), torch.device('cpu'),
                                                 benchmark.parse_backbone_options(spec))
-        assert not any(getattr(m, 'petl_lean', None) for m in model.backbone.modules())
-        assert any(getattr(m, 'petl_lean', None) for m in benchmark.build_benchmark_model(
+        assert any(getattr(m, 'petl_lean', None) for m in model.backbone.modules())
+        assert not any(getattr(m, 'petl_lean', None) for m in benchmark.build_benchmark_model(
             cfg, dict(type='Mona'), torch.device('cpu')).backbone.modules())
     with pytest.raises(ValueError, match='of mmpetl.PETLBackbone: lean'):
         benchmark.check_run(DEMO_CONFIG, ['Mona@leaner=[]'], parts=['backbone'])

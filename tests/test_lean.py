@@ -18,10 +18,11 @@ def with_drop_path(cfg):
 
 
 def build_twins(method, backbone_cfg):
-    """The PETL backbone with lean blocks (the default) and with the upstream blocks, sharing their weights."""
+    """The PETL backbone with every lean part (lean=None) and with the upstream blocks (the default), sharing their
+    weights."""
     torch.manual_seed(0)
-    lean = build_petl_backbone(backbone_cfg, method)
-    plain = build_petl_backbone(backbone_cfg, method, lean=[])
+    lean = build_petl_backbone(backbone_cfg, method, lean=None)
+    plain = build_petl_backbone(backbone_cfg, method)
     plain.load_state_dict(lean.state_dict())
     with torch.no_grad():  # trained-like weights: zero-initialised updates (LoRA's B, ...) would hide paths
         for (name, p), q in zip(lean.named_parameters(), plain.parameters()):
@@ -83,13 +84,14 @@ def lean_parts(model):
 
 
 def test_every_part_applies_where_the_family_supports_it():
-    swin = build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='Mona'))
+    swin = build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='Mona'), lean=None)
     assert lean_parts(swin) == ['attention', 'mlp']
     for name in ('mmseg.ViT', 'mmpretrain.ViT'):
-        assert lean_parts(build_petl_backbone(SMALL_BACKBONES[name], dict(type='Mona'))) == ['mlp']
+        assert lean_parts(build_petl_backbone(SMALL_BACKBONES[name], dict(type='Mona'), lean=None)) == ['mlp']
     # LN-tune and Partial-1 insert nothing: their blocks become PETL blocks for it
-    assert lean_parts(build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='LNTune'))) == ['attention', 'mlp']
-    assert lean_parts(build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='Mona'), lean=[])) == []
+    assert lean_parts(build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='LNTune'), lean=None)) == \
+        ['attention', 'mlp']
+    assert lean_parts(build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='Mona'))) == []  # the default
     assert lean_parts(build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='Mona'), lean=['mlp'])) == ['mlp']
 
 

@@ -49,7 +49,7 @@ PETL_BACKBONE_OPTIONS = ('lean', )
 def parse_backbone_options(spec: str) -> Dict[str, Any]:
     """Options of the backbone that a method spec sets after ``@``, for that method only: the upstream backbone's
     (``'Mona@with_cp=True'`` -> ``{'with_cp': True}``, Mona with the upstream activation checkpointing) and those of
-    :data:`PETL_BACKBONE_OPTIONS` (``'Mona@lean=[]'``: Mona on the upstream blocks' own backward)."""
+    :data:`PETL_BACKBONE_OPTIONS` (``'Mona@lean=None'``: Mona with every lean part of its frozen blocks)."""
     return _parse_options(spec, spec.partition('@')[2])
 
 

@@ -22,7 +22,8 @@ Each applies only where the block's weights on that path are frozen and its drop
 Partial-1 stage that trains, Full, or a ``ffn_drop`` in training run the upstream code — and only when something needs
 a gradient. Gradients of trained LayerNorm parameters (LN-tune) and biases (BitFit, the relative position bias table
 included) are computed. Outputs and gradients equal the upstream blocks' to float32 rounding
-(``tests/test_lean.py``, every block family and method). ``mmpetl.PETLBackbone(lean=...)`` chooses the parts.
+(``tests/test_lean.py``, every block family and method). ``mmpetl.PETLBackbone(lean=...)`` chooses the parts; none by
+default, since the recomputation costs time (measured in ``docs/benchmark.md``, "Lean frozen blocks").
 """
 import contextlib
 from typing import Optional, Sequence, Tuple

@@ -182,7 +182,7 @@ def make_lean(model: nn.Module, parts: Optional[Tuple[str, ...]]) -> None:
 @MODELS.register_module(name='PETLBackbone')
 def build_petl_backbone(backbone: dict, method: dict, min_loaded_share: float = 1.0,
                         expected_missing: Sequence[str] = DEFAULT_EXPECTED_MISSING,
-                        frozen_modules: Sequence[str] = (), lean: Optional[Sequence[str]] = None) -> nn.Module:
+                        frozen_modules: Sequence[str] = (), lean: Optional[Sequence[str]] = ()) -> nn.Module:
     """Build ``backbone`` from its upstream library and attach the PETL ``method`` to it (``type='mmpetl.PETLBackbone'``
     in a config).
 
@@ -201,10 +201,11 @@ def build_petl_backbone(backbone: dict, method: dict, min_loaded_share: float = 
             model). Each name must be a submodule of the backbone that has parameters.
         lean (Sequence[str], optional): the parts of the frozen blocks that keep for backward only what their input
             gradients need (:mod:`mmpetl.models.lean`): ``'mlp'`` (the MLP's hidden recomputed in backward) and
-            ``'attention'`` (a Swin window attention's probabilities recomputed). None (default): every part the
-            block family supports; ``[]``: the upstream blocks' own backward. A part named here that the backbone's
-            blocks do not support is refused. Either way a part runs lean only in calls where its weights are frozen
-            and its dropouts inactive.
+            ``'attention'`` (a Swin window attention's probabilities recomputed). ``[]`` (default): the upstream
+            blocks' own backward; None: every part the block family supports. Less memory, more time: on the CPU
+            the backbone's step is slower (``docs/benchmark.md``, "Lean frozen blocks"), so it is not the default.
+            A part named here that the backbone's blocks do not support is refused. A part runs lean only in calls
+            where its weights are frozen and its dropouts inactive.
 
     Returns:
         nn.Module: the upstream backbone, now of class ``PETL<UpstreamClass>``, with ``requires_grad`` set.
