@@ -5,21 +5,20 @@ reference writes them, the initialisation, the folded inference form (in the mod
 The generic checks every method passes (shapes, what trains, the trainable count, bad options, unsupported backbones)
 are in ``tests/test_methods.py`` and ``tests/test_method_options.py``.
 """
-import logging
 
 import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
 
 from conftest import TINY_SWIN
+from mmpetl.engine import build_model
 from mmpetl.models import build_petl_backbone
 from mmpetl.models.delta import fold_branches, fold_lora, folded_model_cfg, load_delta, make_delta
 from mmpetl.models.methods import CoLin, CoLinAdapter, PETLConfigError
+from test_method_options import logged_warnings  # noqa: F401 (a fixture)
 from test_tasks import ade20k_cfg, cls_cfg, coco_cfg, trained_runner
-from mmpetl.engine import build_model
 from test_tools import run_tool, write_demo_base, write_demo_config
 
 SWIN = dict(type='mmdet.SwinTransformer', **TINY_SWIN)
@@ -189,17 +188,6 @@ def test_bad_options_are_named():
         build_petl_backbone(SWIN, dict(type='CoLin', kernel_size=4))
     with pytest.raises(ValueError, match=r'CoLin.*mmdet\.ResNet'):
         build_petl_backbone(dict(type='mmdet.ResNet', depth=18), dict(type='CoLin'))
-
-
-@pytest.fixture
-def logged_warnings():
-    records = []
-    handler = logging.Handler(level=logging.WARNING)
-    handler.emit = records.append
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
 
 
 def test_training_the_paper_loss_without_the_hook_is_warned_about(logged_warnings):

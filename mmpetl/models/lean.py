@@ -166,7 +166,7 @@ def lean_ffn(ffn: nn.Module, norm: nn.LayerNorm, x: Tensor) -> Optional[Tensor]:
     """``ffn(norm(x), identity=0)`` of an mmcv ``FFN`` through :class:`LeanMLP`, or None where it does not apply
     (trainable fc weights, active dropout, layer scale, not GELU, nothing needing a gradient)."""
     layers = ffn.layers
-    fc1, act, drop1 = layers[0][0], layers[0][1], layers[0][2]
+    fc1, drop1 = layers[0][0], layers[0][2]
     fc2, drop2 = layers[1], layers[2]
     if fc1.weight.requires_grad or fc2.weight.requires_grad or not torch.is_grad_enabled():
         return None
