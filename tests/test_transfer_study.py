@@ -50,10 +50,10 @@ def test_default_plan_covers_every_method_and_seed(tmp_path):
     args = _tool().parse_args(['--data-root', str(tmp_path)])
     runs = {(r.task, r.row.backbone, r.row.label, r.seed) for r in args.runs}
     assert ('cls', 'swin-mini', 'Fixed (random init)', 2) in runs and ('cls', 'vit-mini', 'HST', 1) in runs
-    assert len([r for r in runs if r[0] == 'cls']) == 3 * (12 + 6)  # every row, three seeds
+    assert len([r for r in runs if r[0] == 'cls']) == 3 * (13 + 7)  # every row, three seeds
     assert {r[2] for r in runs if r[0] == 'coco' and r[1] == 'vit-mini'} == {'HST'}
     assert {r['label'] for r in args.skipped if r['task'] == 'ade20k'} == {'Full', 'Fixed', 'Mona', 'LoRA',
-                                                                             'Fixed (random init)'}
+                                                                             'CoLin', 'Fixed (random init)'}
 
 
 def test_short_study_on_every_task(tmp_path, capsys, monkeypatch):

@@ -16,8 +16,8 @@ from ..datasets import make_toy_ade20k, make_toy_coco, make_toy_imagenet
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 SWIN_METHODS = ('Full', 'Fixed', 'Mona', 'E3VA', 'LoRA', 'Adapter', 'AdaptFormer', 'LoRand', 'BitFit', 'LNTune',
-                'Partial1')
-VIT_METHODS = ('Full', 'Fixed', 'HST', 'Mona', 'LoRA')
+                'Partial1', 'CoLin')
+VIT_METHODS = ('Full', 'Fixed', 'HST', 'Mona', 'LoRA', 'CoLin')
 #: backbone -> the methods of the study on it, in table order; ``Fixed@random`` is Fixed on the random backbone
 DEFAULT_METHODS = {'swin-mini': SWIN_METHODS + ('Fixed@random', ), 'vit-mini': VIT_METHODS + ('Fixed@random', )}
 QUICK_METHODS = {'swin-mini': ('Full', 'Fixed', 'Mona', 'Fixed@random'), 'vit-mini': ('HST', )}

@@ -5,8 +5,8 @@ Tasks (configs/transfer/; datasets generated under --data-root when absent):
     cls     classification of 6 shape classes unseen in pretraining (mmpretrain, top-1)       headline: 3 seeds
     coco    instance segmentation on toy COCO (mmdet Mask R-CNN, box / mask AP)
     ade20k  semantic segmentation on toy ADE20K (mmseg UperNet, mIoU)
-Rows: swin-mini with Full, Fixed, Mona, E3VA, LoRA, Adapter, AdaptFormer, LoRand, BitFit, LNTune, Partial1;
-vit-mini with Full, Fixed, HST, Mona, LoRA (on coco and ade20k only HST: a plain ViT has one map); and
+Rows: swin-mini with Full, Fixed, Mona, E3VA, LoRA, Adapter, AdaptFormer, LoRand, BitFit, LNTune, Partial1, CoLin;
+vit-mini with Full, Fixed, HST, Mona, LoRA, CoLin (on coco and ade20k only HST: a plain ViT has one map); and
 Fixed@random on each (Fixed on the randomly initialised backbone: what pretraining brings).
 
 Writes <out-dir>/transfer_study.{md,json,png}: per task the metric (mean ± std over seeds), the trainable backbone
