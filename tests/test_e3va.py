@@ -136,6 +136,38 @@ def test_highway_computes_the_documented_sum():
         assert torch.allclose(out, exp, atol=1e-6) and not torch.allclose(out, ref, atol=1e-3)
 
 
+@pytest.mark.parametrize('name', ['mmdet', 'mmpretrain-out-after-downsample'])
+def test_stage_wide_up_projection_equals_adding_each_adapter(name, monkeypatch):
+    """The highway's one up-projection per stage gives the outputs and gradients of adding each adapter's output to
+    the stream in turn (float64, so that only the order of additions differs)."""
+    model = build_petl_backbone(TINY[name], dict(type='E3VA')).double()
+    model.train()
+    perturb(model)
+    x = torch.randn(*IMAGE, dtype=torch.float64)
+    weights = [torch.randn_like(out) for out in model(x)]
+
+    def outputs_and_gradients():
+        model.zero_grad(set_to_none=True)
+        outs = model(x)
+        sum((out * w).sum() for out, w in zip(outs, weights)).backward()
+        return [out.detach() for out in outs], {n: p.grad.clone() for n, p in e3va_parameters(model)}
+
+    outs, grads = outputs_and_gradients()
+
+    def one_by_one(self, stage, record):
+        adapters = [getattr(block, f'e3va_{suffix}') for block in stage.blocks for suffix in ('attn', 'mlp')]
+        return sum(adapter.adapt(record.take(adapter, 'test')) for adapter in adapters)
+
+    monkeypatch.setattr(E3VA, '_stage_sum', one_by_one)
+    ref_outs, ref_grads = outputs_and_gradients()
+    assert len(outs) == len(ref_outs) and grads.keys() == ref_grads.keys()
+    for out, ref in zip(outs, ref_outs):
+        torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    for key, grad in grads.items():
+        assert grad.abs().sum() > 0, key
+        torch.testing.assert_close(grad, ref_grads[key], rtol=1e-10, atol=1e-12, msg=key)
+
+
 @pytest.mark.parametrize('name', ['mmdet', 'mmseg', 'mmpretrain'])
 def test_gradients_reach_the_highway_only(name):
     model = build_petl_backbone(TINY[name], dict(type='E3VA'))

@@ -89,11 +89,16 @@ class E3VAAdapter(PETLModule):
         ForwardRecord.put(self, branch_out.detach())
         return branch_out
 
-    def adapt(self, x: Tensor) -> Tensor:
-        """(B, N, C) -> (B, N, C)."""
+    def hidden(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        """The two paths' inner activations, ``(D_lin x + b_lin, GELU(D_act x + b_act))``: (B, N, C) -> two
+        (B, N, rank / 2), which ``up`` maps back (its input is their concatenation)."""
         z = self.down(x)
         half = self.rank // 2
-        return self.up(torch.cat((z[..., :half], F.gelu(z[..., half:])), dim=-1))
+        return z[..., :half], F.gelu(z[..., half:])
+
+    def adapt(self, x: Tensor) -> Tensor:
+        """(B, N, C) -> (B, N, C)."""
+        return self.up(torch.cat(self.hidden(x), dim=-1))
 
 
 class E3VANorm(PETLModule):
@@ -220,10 +225,7 @@ class E3VA(BasePETLMethod):
         h, hw_shape = record.take(getattr(stages[0].blocks[0], f'{self.name}_input'), 'E3VA highway')
         outs = []
         for index, stage in enumerate(stages):
-            for block in stage.blocks:
-                for suffix in ('attn', 'mlp'):
-                    adapter = getattr(block, f'{self.name}_{suffix}')
-                    h = h + adapter.adapt(record.take(adapter, 'E3VA highway'))
+            h = h + self._stage_sum(stage, record)
             # The backbone's own patch merging: frozen weights, differentiable w.r.t. the highway stream.
             if self.out_after_downsample and stage.downsample is not None:
                 h, hw_shape = stage.downsample(h, hw_shape)
@@ -233,3 +235,17 @@ class E3VA(BasePETLMethod):
             if not self.out_after_downsample and stage.downsample is not None and index + 1 < len(stages):
                 h, hw_shape = stage.downsample(h, hw_shape)
         return outs
+
+    def _stage_sum(self, stage: nn.Module, record: ForwardRecord) -> Tensor:
+        """``sum_j A_j(tap_j)`` over the adapters of one stage, (B, N, C_s).
+
+        Computed as one up-projection of all their inner activations side by side, ``[U_1 ... U_k] [a_1; ...; a_k] +
+        sum_j b_j``: the same sum as adding each adapter's output in turn (up to the order of float additions), in one
+        large matrix product forward and two in backward instead of k small ones and k additions of (B, N, C)
+        tensors (every adapter of a stage receives the same output gradient, that of the highway stream).
+        """
+        adapters = [getattr(block, f'{self.name}_{suffix}') for block in stage.blocks for suffix in ('attn', 'mlp')]
+        inner = [part for adapter in adapters for part in adapter.hidden(record.take(adapter, 'E3VA highway'))]
+        weight = torch.cat([adapter.up.weight for adapter in adapters], dim=1)
+        bias = torch.stack([adapter.up.bias for adapter in adapters]).sum(0)
+        return F.linear(torch.cat(inner, dim=-1), weight, bias)
