@@ -45,7 +45,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
-from .lean import LeanWindowMSAMixin, ffn_is_lean_capable, lean_ffn
+from .lean import LeanMultiheadAttentionMixin, LeanWindowMSAMixin, ffn_is_lean_capable, lean_ffn
 
 POINTS = ('block_input', 'attn_pre_drop_path', 'attn_branch', 'attn_residual', 'mlp_pre_drop_path', 'mlp_branch',
           'mlp_residual')
@@ -262,8 +262,16 @@ class MMSegViTBlockSpec(ViTBlockSpec):
 
     def lean_support(self, block):
         ok, why = ffn_is_lean_capable(block.ffn, block.norm2)
-        return {'mlp': '' if ok else why,
-                'attention': "its attention is torch's nn.MultiheadAttention, which mmpetl does not re-express"}
+        attention = '' if class_path(upstream_class(block.attn)) in self.attention_classes else \
+            'its attention is not one of ' + ', '.join(self.attention_classes)
+        return {'mlp': '' if ok else why, 'attention': attention}
+
+    #: The attentions whose forward :class:`~mmpetl.models.lean.LeanMultiheadAttentionMixin` re-expresses.
+    attention_classes = ('mmcv.cnn.bricks.transformer.MultiheadAttention', )
+
+    def make_attention_lean(self, block):
+        if not isinstance(block.attn, LeanMultiheadAttentionMixin):
+            block.attn.__class__ = petl_subclass(LeanMultiheadAttentionMixin, type(block.attn))
 
     def drop_path(self, block, branch):
         # mmseg builds the attention without a drop-path: its dropout_layer is mmcv's default Dropout(0).

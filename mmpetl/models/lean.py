@@ -11,12 +11,15 @@ same functions and keep less:
   its input x (which the LayerNorm kept anyway) and the norm's statistics, and recomputes ``fc1`` in backward for the
   GELU's derivative: the 4C hidden is never kept, at the cost of one ``fc1`` matmul in backward. mmcv's ``FFN`` (two
   Linear layers, GELU, no layer scale) of mmdet's, mmseg's and mmpretrain's Swin and ViT blocks.
-- ``'attention'`` (:class:`WindowAttention`): a Swin window attention's core ``softmax(q k^T * scale + bias + mask)
+- ``'attention'``, Swin (:class:`WindowAttention`): a Swin window attention's core ``softmax(q k^T * scale + bias + mask)
   v`` as one autograd function that keeps q, k and v (views of the qkv projection's output, which the upstream code
   keeps too), the relative position bias and the shift mask, and recomputes the probabilities in backward; its forward
   runs the upstream operations in the upstream order (the same output, bit for bit). mmdet's, mmseg's and
   mmpretrain's ``WindowMSA``, whose forward is re-expressed with its own submodules (:class:`LeanWindowMSAMixin`):
   the ``qkv`` projection is called as a module, so LoRA's update at its output applies.
+- ``'attention'``, mmseg's ViT (:class:`LeanMultiheadAttentionMixin`): its global attention (torch's
+  ``nn.MultiheadAttention``, which keeps the probabilities) through ``scaled_dot_product_attention``. mmpretrain's
+  ViT attention already runs ``scaled_dot_product_attention`` upstream.
 
 Each applies only where the block's weights on that path are frozen and its dropouts inactive (p = 0 or eval) — so a
 Partial-1 stage that trains, Full, or a ``ffn_drop`` in training run the upstream code — and only when something needs
@@ -160,6 +163,40 @@ class LeanWindowMSAMixin:
             return super().forward(x, mask)
         out = WindowAttention.apply(q, k, v, bias, mask, self.scale)
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(B, N, C)))
+
+
+class LeanMultiheadAttentionMixin:
+    """The forward of mmcv's ``MultiheadAttention`` (the attention of mmseg's ViT layer) with the torch
+    ``nn.MultiheadAttention`` inside it computed through ``torch.nn.functional.scaled_dot_product_attention``, for
+    self-attention without masks or positional encodings, when its projections are frozen and its attention dropout
+    inactive; otherwise the upstream forward (so also without a graph: inference is the upstream code). Mixed in front
+    of the upstream class (:func:`~mmpetl.models.blocks.petl_subclass`): same parameters and names.
+
+    torch's attention keeps the (heads, N, N) probabilities for backward (and, before them, the scaled query);
+    ``scaled_dot_product_attention`` keeps q, k, v (views of the input projection's output), its output and one
+    log-sum-exp per row and query, and recomputes the probabilities in backward. The output and gradients equal the
+    upstream ones to float rounding (the scale is applied inside the kernel, not to the query).
+    """
+
+    def forward(self, query, key=None, value=None, identity=None, query_pos=None, key_pos=None, attn_mask=None,
+                key_padding_mask=None, **kwargs):
+        mha = self.attn
+        if not (key is None and value is None and query_pos is None and key_pos is None and attn_mask is None
+                and key_padding_mask is None and not kwargs and query.dim() == 3 and torch.is_grad_enabled()
+                and mha._qkv_same_embed_dim and mha.bias_k is None and not mha.add_zero_attn
+                and not mha.in_proj_weight.requires_grad and not mha.out_proj.weight.requires_grad
+                and not (mha.training and mha.dropout > 0)):
+            return super().forward(query, key, value, identity, query_pos, key_pos, attn_mask, key_padding_mask,
+                                   **kwargs)
+        x = query if self.batch_first else query.transpose(0, 1)  # (B, N, C)
+        B, N, C = x.shape
+        qkv = F.linear(x, mha.in_proj_weight, mha.in_proj_bias)
+        qkv = qkv.view(B, N, 3, mha.num_heads, C // mha.num_heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
+        out = mha.out_proj(out.transpose(1, 2).reshape(B, N, C))
+        if not self.batch_first:
+            out = out.transpose(0, 1)
+        return (query if identity is None else identity) + self.dropout_layer(self.proj_drop(out))
 
 
 def lean_ffn(ffn: nn.Module, norm: nn.LayerNorm, x: Tensor) -> Optional[Tensor]:

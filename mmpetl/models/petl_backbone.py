@@ -201,7 +201,8 @@ def build_petl_backbone(backbone: dict, method: dict, min_loaded_share: float = 
             model). Each name must be a submodule of the backbone that has parameters.
         lean (Sequence[str], optional): the parts of the frozen blocks that keep for backward only what their input
             gradients need (:mod:`mmpetl.models.lean`): ``'mlp'`` (the MLP's hidden recomputed in backward) and
-            ``'attention'`` (a Swin window attention's probabilities recomputed). ``[]`` (default): the upstream
+            ``'attention'`` (the attention probabilities recomputed: a Swin window attention, mmseg's ViT global
+            attention). ``[]`` (default): the upstream
             blocks' own backward; None: every part the block family supports. Less memory, more time: on the CPU
             the backbone's step is slower (``docs/benchmark.md``, "Lean frozen blocks"), so it is not the default.
             A part named here that the backbone's blocks do not support is refused. A part runs lean only in calls
