@@ -14,7 +14,8 @@ subprocess, with its own timeout and log; a failed step is recorded and the run 
   run (within --budget-s, 480 s by default; each step's timeout is cut to what is left):
     test_cuda    pytest tests/test_cuda.py                                            -> logs/test_cuda.log
     benchmark    tools/analysis_tools/benchmark_petl.py: Swin-B Cascade Mask R-CNN, 1024x1024, Full, Fixed, Mona,
-                 Mona:fused=False (the reference formulation), E3VA                     -> benchmark/*.md|json|png
+                 Mona:fused=False (the reference formulation), Mona and LoRA with lean frozen blocks, E3VA
+                                                                                        -> benchmark/*.md|json|png
     train_amp    tools/train.py --amp: the demo config (Mona, Cascade Mask R-CNN) on toy COCO, its 80 iterations,
                  then CocoMetric                                                       -> train_amp/summary.json
     mona_micro   Mona's convolution path, fused against the reference                  -> benchmark/mona_micro.*
@@ -49,7 +50,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))  # .ci/gpu/a
 BUILD_MMCV = osp.join(ROOT, 'tools/build_mmcv.sh')
 BENCH_CONFIG = 'configs/_base_/cascade-mask-rcnn_swin-b_fpn_4conv1fc-giou_ms-crop-3x_coco.py'
 DEMO_CONFIG = 'configs/demo/cascade-mask-rcnn_swin-mini-mona_fpn_toy-coco.py'  # also --quick's benchmark config
-METHODS = ['Full', 'Fixed', 'Mona', 'Mona:fused=False', 'E3VA']
+METHODS = ['Full', 'Fixed', 'Mona', 'Mona:fused=False', 'Mona@lean=None', 'LoRA@lean=None', 'E3VA']
 MMCV_VERSION = '2.1.0'
 #: The architecture of mmcv's CUDA build when no GPU is visible (a --dry-run here): the H200's.
 FALLBACK_ARCH = '9.0'
