@@ -246,7 +246,20 @@ class Acceptance:
         rc, seconds = self.execute('install', cmd, 300)
         if rc != 0:
             return self.record('install', 'failed' if rc else 'timeout', seconds, 300, note=self.tail('install'))
+        self.hide_transformers()
         return self.record('install', 'ok', seconds, 300, note=f'{len(wheels)} wheels into {self.args.site}')
+
+    def hide_transformers(self):
+        """Make mmpretrain see no usable ``transformers`` (../shared/STACK.md: a recent one breaks
+        ``import mmpretrain.models``; the GPU machine's image has one). mmpretrain imports its multimodal models only
+        if the ``transformers`` distribution's metadata says >= 4.28.0 (``mmpretrain.utils.dependency``); metadata
+        for version 0.0.0 at the front of the path, in the site, answers first. Nothing is removed from the
+        machine, and nothing in this stack imports ``transformers`` otherwise."""
+        info = osp.join(self.args.site, 'transformers-0.0.0.dist-info')
+        os.makedirs(info, exist_ok=True)
+        with open(osp.join(info, 'METADATA'), 'w') as f:
+            f.write('Metadata-Version: 2.1\nName: transformers\nVersion: 0.0.0\n'
+                    'Summary: stands in for the image\'s transformers, which mmpretrain 1.2 cannot import\n')
 
     def mmcv_ready(self):
         """(ok, description): mmcv 2.1.0 imports with its ops (CUDA ops for --device cuda)."""
