@@ -150,3 +150,29 @@ def test_help_and_bad_arguments():
                         (['--sdist', 'x.tar.gz'], 'give --sdist and --out')):
         refused = subprocess.run([BASH, BUILD_MMCV, *bad], capture_output=True, text=True, timeout=60)
         assert refused.returncode == 2 and reason in refused.stderr
+
+
+def test_acceptance_run_hides_a_transformers_that_mmpretrain_cannot_import(tmp_path):
+    """The GPU image's recent ``transformers`` breaks ``import mmpretrain.models``: after the install step, the site
+    at the front of the path makes mmpretrain's own check answer that none is there, even where one is installed
+    behind it (here: the metadata of a ``transformers`` 9.9.9)."""
+    spec = importlib.util.spec_from_file_location('gpu_acceptance', osp.join(ROOT, '.ci/gpu/acceptance.py'))
+    acceptance = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(acceptance)
+    installed = tmp_path / 'image' / 'transformers-9.9.9.dist-info'
+    installed.mkdir(parents=True)
+    (installed / 'METADATA').write_text('Metadata-Version: 2.1\nName: transformers\nVersion: 9.9.9\n')
+    site = tmp_path / 'site'
+    run = acceptance.Acceptance(acceptance.parse_args(['--results', str(tmp_path / 'results'), '--site', str(site)]))
+    code = ('from mmpretrain.utils.dependency import WITH_MULTIMODAL, satisfy_requirement; '
+            "print(satisfy_requirement('transformers>=4.28.0'), WITH_MULTIMODAL)")
+
+    def check(*path):
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(map(str, path)))
+        return subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True,
+                              check=True).stdout.split()
+
+    assert check(tmp_path / 'image')[0] == 'True'  # the image's transformers, as mmpretrain sees it
+    site.mkdir()
+    run.hide_transformers()
+    assert check(site, tmp_path / 'image') == ['False', 'False']

@@ -250,8 +250,8 @@ class Acceptance:
         return self.record('install', 'ok', seconds, 300, note=f'{len(wheels)} wheels into {self.args.site}')
 
     def hide_transformers(self):
-        """Make mmpretrain see no usable ``transformers`` (../shared/STACK.md: a recent one breaks
-        ``import mmpretrain.models``; the GPU machine's image has one). mmpretrain imports its multimodal models only
+        """Make mmpretrain see no usable ``transformers`` (a recent one breaks ``import mmpretrain.models``; the GPU
+        machine's image has one). mmpretrain imports its multimodal models only
         if the ``transformers`` distribution's metadata says >= 4.28.0 (``mmpretrain.utils.dependency``); metadata
         for version 0.0.0 at the front of the path, in the site, answers first. Nothing is removed from the
         machine, and nothing in this stack imports ``transformers`` otherwise."""
