@@ -6,8 +6,10 @@ import torch
 
 from mmpetl.benchmark.measure import saved_for_backward
 from mmpetl.models import available_methods, build_petl_backbone
-from mmpetl.models.lean import LeanMLP, WindowAttention
+from mmpetl.models.lean import LeanMLP, WindowAttention, WindowQKVAttention
 from mmpetl.models.methods import PETLConfigError
+from mmpetl.models.methods.adapter import Bottleneck
+from mmpetl.models.methods.lorand import LoRandAdapter
 
 from test_methods import SMALL_BACKBONES, supports
 
@@ -85,14 +87,17 @@ def lean_parts(model):
 
 def test_every_part_applies_where_the_family_supports_it():
     swin = build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='Mona'), lean=None)
-    assert lean_parts(swin) == ['attention', 'mlp']
+    assert lean_parts(swin) == ['attention', 'mlp', 'qkv']
     vit = build_petl_backbone(SMALL_BACKBONES['mmseg.ViT'], dict(type='Mona'), lean=None)
     assert lean_parts(vit) == ['attention', 'mlp']
     assert lean_parts(build_petl_backbone(SMALL_BACKBONES['mmpretrain.ViT'], dict(type='Mona'), lean=None)) == ['mlp']
     # LN-tune and Partial-1 insert nothing: their blocks become PETL blocks for it
     assert lean_parts(build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='LNTune'), lean=None)) == \
-        ['attention', 'mlp']
+        ['attention', 'mlp', 'qkv']
     assert lean_parts(build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='Mona'))) == []  # the default
+    adapter = build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='Adapter'), lean=None)
+    assert lean_parts(adapter) == ['attention', 'bottleneck', 'mlp', 'qkv']
+    assert all(m.lean_bottleneck for m in adapter.modules() if hasattr(m, 'lean_bottleneck'))
     assert lean_parts(build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='Mona'), lean=['mlp'])) == ['mlp']
 
 
@@ -114,6 +119,10 @@ def test_lean_blocks_keep_less_for_backward(method, backbone):
     mlp_only = build_petl_backbone(cfg, dict(type=method), lean=['mlp'])
     lean_bytes, mlp_bytes, plain_bytes = kept_bytes(lean, x), kept_bytes(mlp_only, x), kept_bytes(plain, x)
     assert lean_bytes < mlp_bytes < plain_bytes, (lean_bytes, mlp_bytes, plain_bytes)
+    if 'Swin' in backbone:  # q, k and v recomputed from the attention's input: 2C floats per token less
+        without_qkv = build_petl_backbone(cfg, dict(type=method), lean=['mlp', 'attention'])
+        without_qkv.load_state_dict(lean.state_dict())
+        assert lean_bytes < kept_bytes(without_qkv, x) < mlp_bytes
 
 
 def test_the_functions_match_autograd_under_autocast():
@@ -130,13 +139,31 @@ def test_the_functions_match_autograd_under_autocast():
         h = torch.nn.functional.layer_norm(x, (16, ), norm_w, norm_b, 1e-5)
         return torch.nn.functional.linear(torch.nn.functional.gelu(torch.nn.functional.linear(h, w1, b1)), w2, b2)
 
-    def attn_ref():
+    def attn_ref(q=q, k=k, v=v):
         a = (q * 0.3) @ k.transpose(-2, -1) + bias.unsqueeze(0)
         a = (a.view(2, 2, 2, 9, 9) + mask.unsqueeze(1).unsqueeze(0)).view(4, 2, 9, 9)
         return a.softmax(-1) @ v
 
+    # the attention from its input: a frozen qkv projection with a trained bias, and LoRA's updates of q and v
+    tokens = torch.randn(4, 9, 16, requires_grad=True)
+    w_qkv, b_qkv = torch.randn(48, 16) * 0.2, torch.randn(48, requires_grad=True)
+    lora = [torch.randn(shape, requires_grad=True) for shape in ((3, 16), (16, 3), (3, 16), (16, 3))]
+
+    def qkv_ref(with_lora):
+        qkv = torch.nn.functional.linear(tokens, w_qkv, b_qkv)
+        if with_lora:  # LoRAQV.forward's operations
+            q_, k_, v_ = qkv.chunk(3, dim=-1)
+            q_ = q_ + 0.5 * (tokens @ lora[0].t()) @ lora[1].t()
+            v_ = v_ + 0.5 * (tokens @ lora[2].t()) @ lora[3].t()
+            qkv = torch.cat((q_, k_, v_), dim=-1)
+        return attn_ref(*qkv.reshape(4, 9, 3, 2, 8).permute(2, 0, 3, 1, 4))
+
     cases = [(lambda: LeanMLP.apply(x, norm_w, norm_b, 1e-5, w1, b1, w2, b2), mlp_ref, [x, norm_w, norm_b, b1, b2]),
-             (lambda: WindowAttention.apply(q, k, v, bias, mask, 0.3), attn_ref, [q, k, v, bias])]
+             (lambda: WindowAttention.apply(q, k, v, bias, mask, 0.3), attn_ref, [q, k, v, bias]),
+             (lambda: WindowQKVAttention.apply(tokens, w_qkv, b_qkv, bias, mask, *lora, 0.3, 2, 0.5),
+              lambda: qkv_ref(True), [tokens, b_qkv, bias, *lora]),
+             (lambda: WindowQKVAttention.apply(tokens, w_qkv, b_qkv, bias, mask, None, None, None, None, 0.3, 2, 1.),
+              lambda: qkv_ref(False), [tokens, b_qkv, bias])]
     for dtype, tol in ((None, 1e-5), (torch.bfloat16, 3e-2)):
         for ours, ref, inputs in cases:
             results = []
@@ -153,7 +180,8 @@ def test_the_functions_match_autograd_under_autocast():
 
 
 @pytest.mark.parametrize('lean, message', [
-    ('mlp', "lean must be None (every part that applies to the backbone) or a list of 'mlp', 'attention'"),
+    ('mlp', "lean must be None (every part that applies to the backbone) or a list of 'mlp', 'attention', 'qkv', "
+            "'bottleneck'"),
     (['mlp', 'softmax'], "got ['mlp', 'softmax']"),
     ([True], 'got [True]'),
 ])
@@ -170,3 +198,53 @@ def test_a_part_the_family_cannot_run_lean_is_refused_by_name():
     message = str(error.value)
     assert "lean part 'attention' does not apply to block 'layers.0'" in message, message
     assert reason in message and "Parts it supports: ['mlp']" in message, message
+
+
+def test_qkv_is_refused_on_a_vit():
+    with pytest.raises(PETLConfigError) as error:
+        build_petl_backbone(SMALL_BACKBONES['mmseg.ViT'], dict(type='Mona'), lean=['qkv'])
+    message = str(error.value)
+    assert "lean part 'qkv' does not apply" in message and 'which keeps q, k and v' in message, message
+    assert "Parts it supports: ['mlp', 'attention']" in message, message
+
+
+@pytest.mark.parametrize('kind', ['Adapter', 'LoRand'])
+def test_the_bottlenecks_compute_the_reference_and_keep_less(kind):
+    """The Houlsby adapter's / AdaptFormer's bottleneck (with its dropout) and LoRand's through LeanBottleneck: the
+    output of the upstream operations bit for bit (the same dropout draws), their gradients, less kept."""
+    torch.manual_seed(0)
+    F = torch.nn.functional
+    if kind == 'Adapter':
+        module = Bottleneck(16, 8, dropout=0.3)
+        ours, reference = module, lambda x: module.up_proj(module.dropout(F.gelu(module.down_proj(x))))
+    else:
+        module = LoRandAdapter(16, subspaces=2, rank=4)
+        ours = lambda h: module(h, h, None)  # noqa: E731
+        reference = lambda h: h + module.up_proj(F.gelu(module.down_proj(h)))  # noqa: E731
+    module.train()
+    module.lean_bottleneck = True  # what PETLBackbone(lean=['bottleneck']) sets
+    x = torch.randn(2, 10, 16, requires_grad=True)
+    inputs = [x, *module.parameters()]
+    for dtype, tol in ((None, 1e-5), (torch.bfloat16, 3e-2)):
+        results = []
+        for fn in (ours, reference):
+            torch.manual_seed(1)
+            with torch.autocast('cpu', dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+                out, saved = saved_for_backward(lambda: fn(x), exclude=inputs)
+            grads = torch.autograd.grad(out.float().square().sum(), inputs)
+            results.append((out, grads, saved['saved_bytes']))
+        (out, grads, kept), (ref_out, ref_grads, ref_kept) = results
+        assert out.dtype == ref_out.dtype and torch.equal(out, ref_out)
+        for g, r in zip(grads, ref_grads):
+            assert (g.float() - r.float()).abs().max() <= tol * r.float().abs().max() * 4 + tol
+        assert kept < ref_kept, (kept, ref_kept)
+    module.eval()
+    with torch.no_grad():
+        assert torch.equal(ours(x), reference(x))
+
+
+def test_bottleneck_is_refused_for_a_method_without_one():
+    with pytest.raises(PETLConfigError) as error:
+        build_petl_backbone(SMALL_BACKBONES['mmdet.Swin'], dict(type='Mona'), lean=['mlp', 'bottleneck'])
+    message = str(error.value)
+    assert "lean part 'bottleneck' does not apply" in message and 'holds no method bottleneck' in message, message

@@ -151,12 +151,14 @@ class BlockSpec:
     def lean_support(self, block: nn.Module) -> Dict[str, str]:
         """For each part of :data:`~mmpetl.models.lean.LEAN_PARTS`, '' if this block can run it lean, else why not
         (:mod:`mmpetl.models.lean`)."""
-        return {'mlp': 'no lean MLP for this block family', 'attention': 'no lean attention for this block family'}
+        return {'mlp': 'no lean MLP for this block family', 'attention': 'no lean attention for this block family',
+                'qkv': 'no lean qkv projection for this block family'}
 
     def make_lean(self, block: nn.Module, parts: Tuple[str, ...]) -> None:
-        """Run ``parts`` of ``block`` lean from now on (each one supported, :meth:`lean_support`)."""
+        """Run ``parts`` of ``block`` lean from now on (each one supported, :meth:`lean_support`); ``'qkv'`` makes the
+        attention lean too."""
         block.petl_lean = frozenset(parts)
-        if 'attention' in parts:
+        if 'attention' in parts or 'qkv' in parts:
             self.make_attention_lean(block)
 
     def make_attention_lean(self, block: nn.Module) -> None:
@@ -209,12 +211,13 @@ class SwinBlockSpec(BlockSpec):
         w_msa = getattr(block.attn, 'w_msa', None)
         attention = '' if w_msa is not None and class_path(upstream_class(w_msa)) in self.window_attention_classes \
             else 'its window attention is not one of ' + ', '.join(self.window_attention_classes)
-        return {'mlp': '' if ok else why, 'attention': attention}
+        return {'mlp': '' if ok else why, 'attention': attention, 'qkv': attention}
 
     def make_attention_lean(self, block):
         w_msa = block.attn.w_msa
         if not isinstance(w_msa, LeanWindowMSAMixin):
             w_msa.__class__ = petl_subclass(LeanWindowMSAMixin, type(w_msa))
+        w_msa.petl_lean_qkv = 'qkv' in block.petl_lean
 
 
 class PatchGrid:
@@ -246,6 +249,10 @@ class ViTBlockSpec(BlockSpec):
         return block.petl_patch_grid.hw_shape()
 
 
+#: Why a ViT's attention has no lean 'qkv' part.
+SDPA_KEEPS_QKV = 'its attention runs torch.nn.functional.scaled_dot_product_attention, which keeps q, k and v'
+
+
 class MMSegViTBlockSpec(ViTBlockSpec):
     """mmseg's ViT layer: ``x = attn(norm1(x), identity=x); x = ffn(norm2(x), identity=x)`` (mmcv bricks, which add
     ``identity`` after their drop-path: ``identity=0`` yields the branch alone)."""
@@ -264,7 +271,7 @@ class MMSegViTBlockSpec(ViTBlockSpec):
         ok, why = ffn_is_lean_capable(block.ffn, block.norm2)
         attention = '' if class_path(upstream_class(block.attn)) in self.attention_classes else \
             'its attention is not one of ' + ', '.join(self.attention_classes)
-        return {'mlp': '' if ok else why, 'attention': attention}
+        return {'mlp': '' if ok else why, 'attention': attention, 'qkv': SDPA_KEEPS_QKV}
 
     #: The attentions whose forward :class:`~mmpetl.models.lean.LeanMultiheadAttentionMixin` re-expresses.
     attention_classes = ('mmcv.cnn.bricks.transformer.MultiheadAttention', )
@@ -294,7 +301,8 @@ class MMPretrainViTBlockSpec(ViTBlockSpec):
     def lean_support(self, block):
         ok, why = ffn_is_lean_capable(block.ffn, block.ln2)
         return {'mlp': '' if ok else why,
-                'attention': 'its attention already runs torch.nn.functional.scaled_dot_product_attention'}
+                'attention': 'its attention already runs torch.nn.functional.scaled_dot_product_attention',
+                'qkv': SDPA_KEEPS_QKV}
 
     def drop_path(self, block, branch):
         return block.attn.out_drop if branch == 'attn' else block.ffn.dropout_layer

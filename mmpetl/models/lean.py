@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 #: The parts that can be lean, in the order of :data:`LEAN_FAMILIES`' entries.
-LEAN_PARTS = ('mlp', 'attention')
+LEAN_PARTS = ('mlp', 'attention', 'qkv', 'bottleneck')
 
 
 def _autocast_state(device_type: str):
@@ -129,20 +129,104 @@ class WindowAttention(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         q, k, v, bias, mask = ctx.saved_tensors
-        scale = ctx.scale
         with torch.no_grad(), _autocast(ctx.device_type, ctx.autocast):
-            attn = _window_scores(q, k, bias, mask, scale)
-            probs = torch.softmax(attn, dim=-1, dtype=torch.float32 if attn.dtype != torch.float64 else None)
-            del attn
-            grad_out = grad_out.to(v.dtype)
-            grad_v = probs.to(v.dtype).transpose(-2, -1) @ grad_out
-            grad_probs = grad_out @ v.transpose(-2, -1)
-            grad_scores = torch._softmax_backward_data(grad_probs.to(probs.dtype), probs, -1, probs.dtype)
-            del probs, grad_probs
-            grad_q = (grad_scores.to(q.dtype) @ k) * scale
-            grad_k = grad_scores.to(q.dtype).transpose(-2, -1) @ (q * scale)
-        grad_bias = grad_scores.sum(0).to(bias.dtype) if ctx.needs_input_grad[3] else None
+            grad_q, grad_k, grad_v, grad_bias = _window_attention_backward(
+                q, k, v, bias, mask, ctx.scale, grad_out, ctx.needs_input_grad[3])
         return grad_q, grad_k, grad_v, grad_bias, None, None
+
+
+def _window_attention_backward(q, k, v, bias, mask, scale, grad_out, bias_needed):
+    """The gradients of :class:`WindowAttention`'s output with respect to q, k, v and the bias (None if not
+    ``bias_needed``), the probabilities recomputed. Call without a graph, under the forward's autocast state."""
+    attn = _window_scores(q, k, bias, mask, scale)
+    probs = torch.softmax(attn, dim=-1, dtype=torch.float32 if attn.dtype != torch.float64 else None)
+    del attn
+    grad_out = grad_out.to(v.dtype)
+    grad_v = probs.to(v.dtype).transpose(-2, -1) @ grad_out
+    grad_probs = grad_out @ v.transpose(-2, -1)
+    grad_scores = torch._softmax_backward_data(grad_probs.to(probs.dtype), probs, -1, probs.dtype)
+    del probs, grad_probs
+    grad_q = (grad_scores.to(q.dtype) @ k) * scale
+    grad_k = grad_scores.to(q.dtype).transpose(-2, -1) @ (q * scale)
+    grad_bias = grad_scores.sum(0).to(bias.dtype) if bias_needed else None
+    return grad_q, grad_k, grad_v, grad_bias
+
+
+def _project_qkv(x, weight, bias, lora, scaling):
+    """A window attention's ``qkv(x)`` (B_, N, 3C), with LoRA's q and v updates where ``lora`` holds its four
+    weights (``q_down, q_up, v_down, v_up``), in the operations and order of ``LoRAQV.forward``; also the updates'
+    rank-r inner activations (None without LoRA)."""
+    qkv = F.linear(x, weight, bias)
+    if lora[0] is None:
+        return qkv, None
+    q_down, q_up, v_down, v_up = lora
+    inner_q, inner_v = F.linear(x, q_down), F.linear(x, v_down)
+    q, k, v = qkv.chunk(3, dim=-1)
+    q = q + scaling * F.linear(inner_q, q_up)
+    v = v + scaling * F.linear(inner_v, v_up)
+    return torch.cat((q, k, v), dim=-1), (inner_q, inner_v)
+
+
+def _heads(qkv: Tensor, num_heads: int) -> Tensor:
+    """(B_, N, 3C) -> (3, B_, heads, N, C / heads), as the upstream ``WindowMSA`` splits q, k and v."""
+    B, N, C3 = qkv.shape
+    return qkv.reshape(B, N, 3, num_heads, C3 // (3 * num_heads)).permute(2, 0, 3, 1, 4)
+
+
+class WindowQKVAttention(torch.autograd.Function):
+    """A Swin window attention from its input: ``softmax(q * scale @ k^T + bias (+ mask)) @ v`` with
+    ``q, k, v = qkv(x)`` (plus LoRA's q and v updates), keeping x only (C floats per token, where
+    :class:`WindowAttention` keeps q, k and v, 3C): q, k, v and the probabilities are recomputed in backward, at the
+    cost of the qkv projection once more.
+
+    Inputs: x (B_, N, C), the qkv weight (3C, C; frozen) and bias (3C or None; may train: BitFit), the relative
+    position bias (heads, N, N; may train), mask (windows, N, N, or None), LoRA's q_down (r, C), q_up (C, r), v_down,
+    v_up (all four None without LoRA), scale, heads, LoRA's scaling. Output (B_, heads, N, C / heads), the upstream
+    operations in the upstream order (the same output, bit for bit).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, rel_bias, mask, q_down, q_up, v_down, v_up, scale, num_heads, scaling):
+        lora = (q_down, q_up, v_down, v_up)
+        q, k, v = _heads(_project_qkv(x, weight, bias, lora, scaling)[0], num_heads)
+        out = torch.softmax(_window_scores(q, k, rel_bias, mask, scale), dim=-1) @ v
+        ctx.scale, ctx.num_heads, ctx.scaling = scale, num_heads, scaling
+        ctx.device_type = x.device.type
+        ctx.autocast = _autocast_state(ctx.device_type)
+        ctx.save_for_backward(x, weight, bias, rel_bias, mask, *lora)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight, bias, rel_bias, mask, *lora = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        with torch.no_grad(), _autocast(ctx.device_type, ctx.autocast):
+            qkv, inner = _project_qkv(x, weight, bias, lora, ctx.scaling)  # recomputed: the matmul this part costs
+            q, k, v = _heads(qkv, ctx.num_heads)
+            del qkv
+            grad_q, grad_k, grad_v, grad_rel_bias = _window_attention_backward(
+                q, k, v, rel_bias, mask, ctx.scale, grad_out, needs[3])
+            del q, k, v
+            B, N, C = x.shape
+            grad_qkv = torch.stack((grad_q, grad_k, grad_v)).permute(1, 3, 0, 2, 4).reshape(B, N, 3 * C)
+            del grad_q, grad_k, grad_v
+            grad_x = F.linear(grad_qkv, weight.t().to(grad_qkv.dtype)) if needs[0] else None
+            grad_lora = [None] * 4
+            if inner is not None:
+                flat_x = x.reshape(-1, C)
+                for third, (down, up), hidden in zip((0, 2), ((0, 1), (2, 3)), inner):
+                    grad_part = grad_qkv[..., third * C:(third + 1) * C] * ctx.scaling
+                    grad_hidden = F.linear(grad_part, lora[up].t().to(grad_part.dtype))
+                    if needs[5 + up]:
+                        grad_lora[up] = (grad_part.reshape(-1, C).t() @ hidden.reshape(-1, hidden.shape[-1]))
+                    if needs[5 + down]:
+                        grad_lora[down] = grad_hidden.reshape(-1, hidden.shape[-1]).t() @ flat_x.to(grad_hidden.dtype)
+                    if grad_x is not None:
+                        grad_x = grad_x + F.linear(grad_hidden, lora[down].t().to(grad_hidden.dtype))
+        grad_bias = _sum_to(grad_qkv, bias, needs[2])
+        grad_lora = [g.to(w.dtype) if g is not None else None for g, w in zip(grad_lora, lora)]
+        grad_x = grad_x.to(x.dtype) if grad_x is not None else None
+        return (grad_x, None, grad_bias, grad_rel_bias, None, *grad_lora, None, None, None)
 
 
 class LeanWindowMSAMixin:
@@ -150,19 +234,40 @@ class LeanWindowMSAMixin:
     :class:`WindowAttention` when its path is frozen and its attention dropout inactive; otherwise the upstream forward.
     Mixed in front of the upstream class (:func:`~mmpetl.models.blocks.petl_subclass`): same parameters and names."""
 
+    #: Set by the block spec: q, k and v recomputed from the input too (:class:`WindowQKVAttention`, lean part 'qkv').
+    petl_lean_qkv = False
+
     def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         if not (torch.is_grad_enabled() and not self.qkv.weight.requires_grad and not self.proj.weight.requires_grad
                 and not (self.training and self.attn_drop.p > 0)):
             return super().forward(x, mask)
         B, N, C = x.shape
-        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)].view(N, N, -1)
         bias = bias.permute(2, 0, 1).contiguous()
-        if not (q.requires_grad or bias.requires_grad):
-            return super().forward(x, mask)
-        out = WindowAttention.apply(q, k, v, bias, mask, self.scale)
+        lora = self._lora() if self.petl_lean_qkv else None
+        if lora is not None:
+            factors, scaling = lora
+            trained = [bias, self.qkv.bias, *factors]
+            if not (x.requires_grad or any(t is not None and t.requires_grad for t in trained)):
+                return super().forward(x, mask)
+            out = WindowQKVAttention.apply(x, self.qkv.weight, self.qkv.bias, bias, mask, *factors, self.scale,
+                                           self.num_heads, scaling)
+        else:
+            q, k, v = _heads(self.qkv(x), self.num_heads)  # a module call: a transform at its output applies
+            if not (q.requires_grad or bias.requires_grad):
+                return super().forward(x, mask)
+            out = WindowAttention.apply(q, k, v, bias, mask, self.scale)
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(B, N, C)))
+
+    def _lora(self):
+        """``((q_down, q_up, v_down, v_up), scaling)`` for :class:`WindowQKVAttention`: four Nones and 1 when nothing
+        transforms the qkv projection's output, LoRA's weights when LoRA alone does; None when something else does
+        (then q, k and v are kept: :class:`WindowAttention`)."""
+        names = getattr(self.qkv, 'petl_output_modules', [])
+        if not names:
+            return (None, ) * 4, 1.0
+        factors = getattr(getattr(self.qkv, names[0]), 'low_rank_factors', None) if len(names) == 1 else None
+        return factors() if factors is not None else None
 
 
 class LeanMultiheadAttentionMixin:
@@ -199,6 +304,86 @@ class LeanMultiheadAttentionMixin:
         return (query if identity is None else identity) + self.dropout_layer(self.proj_drop(out))
 
 
+def _product(a: Tensor, weight: Tensor, right: bool) -> Tensor:
+    """``a @ weight`` (``right``: weight (in, out)) or ``F.linear(a, weight)`` (weight (out, in)), without bias."""
+    return a @ weight.to(a.dtype) if right else F.linear(a, weight.to(a.dtype))
+
+
+def _weight_grad(grad: Tensor, a: Tensor, right: bool) -> Tensor:
+    """The gradient of the weight of :func:`_product` from its output gradient and its input, summed over tokens."""
+    grad, a = grad.reshape(-1, grad.shape[-1]), a.reshape(-1, a.shape[-1]).to(grad.dtype)
+    return a.t() @ grad if right else grad.t() @ a
+
+
+def _bottleneck(x, down_weight, down_bias, up_weight, up_bias, dropout, right):
+    """``(output, the GELU's input, the dropout's keep mask or None)`` of :class:`LeanBottleneck`'s function, in the
+    upstream modules' operations and order; the dropout (``dropout`` > 0: training) drawn by ``F.dropout`` on a
+    tensor shaped like the GELU's output, so from the same random numbers as ``nn.Dropout`` there."""
+    inner = _product(x, down_weight, right) + down_bias if right else F.linear(x, down_weight, down_bias)
+    act = F.gelu(inner)
+    keep = None
+    if dropout > 0:
+        noise = F.dropout(torch.ones_like(act), dropout, True)
+        act, keep = act * noise, noise != 0
+        del noise
+    out = _product(act, up_weight, right) + up_bias if right else F.linear(act, up_weight, up_bias)
+    return out, inner, keep
+
+
+class LeanBottleneck(torch.autograd.Function):
+    """A method's bottleneck ``up(dropout(GELU(down(x))))`` (exact GELU) keeping x, the GELU's input and the dropout
+    mask (as booleans): the GELU's output and the dropout's output, which autograd keeps as well, are recomputed in
+    backward (elementwise; no matmul). The bottleneck of the Houlsby adapter and AdaptFormer
+    (``methods/adapter.py``) and LoRand's (``methods/lorand.py``, whose weights are products of trained factors).
+
+    Inputs: x (..., C), the down weight and bias, the up weight and bias, the dropout probability (0: none, or not
+    training), ``right``: the weights are (in, out), applied as ``a @ weight + bias`` (LoRand's code), rather than
+    ``F.linear``'s (out, in). The forward runs the upstream modules' operations in their order (the same output, bit
+    for bit, and the same dropout draws).
+    """
+
+    @staticmethod
+    def forward(ctx, x, down_weight, down_bias, up_weight, up_bias, dropout, right):
+        out, inner, keep = _bottleneck(x, down_weight, down_bias, up_weight, up_bias, dropout, right)
+        ctx.right, ctx.dropout = right, dropout
+        ctx.device_type = x.device.type
+        ctx.autocast = _autocast_state(ctx.device_type)
+        ctx.save_for_backward(x, inner, keep, down_weight, down_bias, up_weight, up_bias)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, inner, keep, down_weight, down_bias, up_weight, up_bias = ctx.saved_tensors
+        needs, right = ctx.needs_input_grad, ctx.right
+        with torch.no_grad(), _autocast(ctx.device_type, ctx.autocast):
+            act = F.gelu(inner)  # recomputed, with the dropout: elementwise
+            grad_out = grad_out.to(act.dtype)
+            grad_act = _product(grad_out, up_weight.t(), right)
+            if keep is not None:
+                noise = keep.to(act.dtype) / (1 - ctx.dropout)  # F.dropout's values
+                act, grad_act = act * noise, grad_act * noise
+                del noise
+            grad_up = _weight_grad(grad_out, act, right) if needs[3] else None
+            del act
+            grad_inner = torch.ops.aten.gelu_backward(grad_act.to(inner.dtype), inner)
+            del grad_act
+            grad_down = _weight_grad(grad_inner, x, right) if needs[1] else None
+            grad_x = _product(grad_inner, down_weight.t(), right) if needs[0] else None
+        grads = (grad_x, grad_down, _sum_to(grad_inner, down_bias, needs[2]), grad_up,
+                 _sum_to(grad_out, up_bias, needs[4]))
+        return (*(g.to(like.dtype) if g is not None else None
+                  for g, like in zip(grads, (x, down_weight, down_bias, up_weight, up_bias))), None, None)
+
+
+def bottleneck(x: Tensor, down_weight: Tensor, down_bias: Tensor, up_weight: Tensor, up_bias: Tensor,
+               dropout: float = 0.0, right: bool = False) -> Tensor:
+    """``up(dropout(GELU(down(x))))`` (``dropout``: the probability in training, else 0) through
+    :class:`LeanBottleneck` when it builds a graph, else the same operations without one."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (x, down_weight, down_bias, up_weight, up_bias)):
+        return LeanBottleneck.apply(x, down_weight, down_bias, up_weight, up_bias, dropout, right)
+    return _bottleneck(x, down_weight, down_bias, up_weight, up_bias, dropout, right)[0]
+
+
 def lean_ffn(ffn: nn.Module, norm: nn.LayerNorm, x: Tensor) -> Optional[Tensor]:
     """``ffn(norm(x), identity=0)`` of an mmcv ``FFN`` through :class:`LeanMLP`, or None where it does not apply
     (trainable fc weights, active dropout, layer scale, not GELU, nothing needing a gradient)."""
@@ -214,6 +399,21 @@ def lean_ffn(ffn: nn.Module, norm: nn.LayerNorm, x: Tensor) -> Optional[Tensor]:
         return None
     out = LeanMLP.apply(x, norm.weight, norm.bias, norm.eps, fc1.weight, fc1.bias, fc2.weight, fc2.bias)
     return ffn.dropout_layer(out)
+
+
+def bottleneck_support(block: nn.Module) -> str:
+    """'' if ``block`` holds a method bottleneck that can be lean (a module with a ``lean_bottleneck`` attribute:
+    the Houlsby adapter's, AdaptFormer's, LoRand's), else why not."""
+    if any(hasattr(module, 'lean_bottleneck') for module in block.modules()):
+        return ''
+    return "it holds no method bottleneck (the part applies to Adapter's, AdaptFormer's and LoRand's)"
+
+
+def make_bottlenecks_lean(block: nn.Module, lean: bool) -> None:
+    """Set whether the method bottlenecks of ``block`` run through :func:`bottleneck`."""
+    for module in block.modules():
+        if hasattr(module, 'lean_bottleneck'):
+            module.lean_bottleneck = lean
 
 
 def ffn_is_lean_capable(ffn: nn.Module, norm: nn.Module) -> Tuple[bool, str]:

@@ -26,7 +26,7 @@ from torch import nn
 from ..registry import MODELS, PETL_METHODS
 from .blocks import (ForwardRecord, class_path, make_petl_block, petl_subclass, spec_for, supported_blocks,
                      upstream_class, upstream_type)
-from .lean import LEAN_PARTS, check_lean_parts
+from .lean import LEAN_PARTS, bottleneck_support, check_lean_parts, make_bottlenecks_lean
 from .methods.base import BasePETLMethod, PETLModule
 from .methods.options import PETLConfigError, check_float, fail
 from .pretrained import DEFAULT_EXPECTED_MISSING, PretrainedLoadCheck
@@ -164,7 +164,7 @@ def make_lean(model: nn.Module, parts: Optional[Tuple[str, ...]]) -> None:
             continue
         # a block no module was added to becomes a PETL block too (LN-tune, Partial-1): the same function
         block = make_petl_block(model, block, spec)
-        support = spec.lean_support(block)
+        support = dict(spec.lean_support(block), bottleneck=bottleneck_support(block))
         if parts is None:
             chosen = tuple(part for part in LEAN_PARTS if not support[part])
         else:
@@ -177,6 +177,7 @@ def make_lean(model: nn.Module, parts: Optional[Tuple[str, ...]]) -> None:
                                       f'{[p for p in LEAN_PARTS if not support[p]]}; lean=None chooses them.')
             chosen = parts
         spec.make_lean(block, chosen)
+        make_bottlenecks_lean(block, 'bottleneck' in chosen)
 
 
 @MODELS.register_module(name='PETLBackbone')

@@ -10,6 +10,7 @@ from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
 from ...registry import PETL_METHODS
+from ..lean import bottleneck
 from .base import BasePETLMethod, PETLModule, block_widths, v_petl_bench
 from .options import check_choice, check_int, check_probability
 
@@ -51,7 +52,14 @@ class Bottleneck(PETLModule):
             trunc_normal_(self.up_proj.weight, std=0.02)
         nn.init.zeros_(self.up_proj.bias)
 
+    #: Set by ``PETLBackbone(lean=...)`` (part ``'bottleneck'``): keep for backward x, the GELU's input and the
+    #: dropout mask only (:func:`~mmpetl.models.lean.bottleneck`; the same function).
+    lean_bottleneck = False
+
     def forward(self, x: Tensor) -> Tensor:
+        if self.lean_bottleneck:
+            return bottleneck(x, self.down_proj.weight, self.down_proj.bias, self.up_proj.weight, self.up_proj.bias,
+                              self.dropout.p if self.training else 0.0)
         return self.up_proj(self.dropout(F.gelu(self.down_proj(x))))
 
 

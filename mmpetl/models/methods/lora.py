@@ -48,6 +48,11 @@ class LoRAQV(PETLModule):
         v = v + self.scaling * self.v_up(self.v_down(x))
         return torch.cat((q, k, v), dim=-1)
 
+    def low_rank_factors(self):
+        """``((q_down, q_up, v_down, v_up) weights, scaling)``: the update as the lean window attention computes it
+        (:class:`~mmpetl.models.lean.WindowQKVAttention`, the same operations as :meth:`forward`)."""
+        return (self.q_down.weight, self.q_up.weight, self.v_down.weight, self.v_up.weight), self.scaling
+
     def fold(self, name: str, state_dict: dict) -> None:
         """``W_q += scaling * B_q A_q`` and ``W_v += scaling * B_v A_v`` on the q and v thirds of the parent qkv weight
         (``name`` is ``<qkv>.lora``), computed in float64 from the tensors in ``state_dict``: the update is linear, so

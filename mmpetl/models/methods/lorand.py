@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...registry import PETL_METHODS
+from ..lean import bottleneck
 from .base import BasePETLMethod, PETLModule, block_widths, v_petl_bench
 from .options import check_choice, check_int
 
@@ -48,9 +49,12 @@ class LoRandLinear(nn.Module):
             bound = 1 / math.sqrt(self.A.shape[1])
             nn.init.uniform_(self.bias, -bound, bound)
 
+    def weight(self) -> Tensor:
+        """The summed (in, out) weight ``sum_i A_i G_i B_i``."""
+        return torch.einsum('sir,srq,sqo->io', self.A, self.G, self.B)
+
     def forward(self, x: Tensor) -> Tensor:
-        weight = torch.einsum('sir,srq,sqo->io', self.A, self.G, self.B)
-        return x @ weight + self.bias
+        return x @ self.weight() + self.bias
 
 
 class LoRandAdapter(PETLModule):
@@ -71,8 +75,15 @@ class LoRandAdapter(PETLModule):
         self.down_proj.reset_parameters()
         self.up_proj.reset_parameters()
 
+    #: Set by ``PETLBackbone(lean=...)`` (part ``'bottleneck'``): keep for backward h and the GELU's input only
+    #: (:func:`~mmpetl.models.lean.bottleneck`; the same function).
+    lean_bottleneck = False
+
     def forward(self, h: Tensor, x: Tensor, hw_shape) -> Tensor:
-        return h + self.up_proj(F.gelu(self.down_proj(h)))
+        down, up = self.down_proj, self.up_proj
+        if self.lean_bottleneck:
+            return h + bottleneck(h, down.weight(), down.bias, up.weight(), up.bias, right=True)
+        return h + up(F.gelu(down(h)))
 
 
 @PETL_METHODS.register_module()
