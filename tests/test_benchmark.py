@@ -85,6 +85,8 @@ def test_parse_method():
     assert benchmark.parse_method('Mona:fused=False@with_cp=True') == dict(type='Mona', fused=False)
     assert benchmark.parse_backbone_options('Mona:fused=False@with_cp=True') == dict(with_cp=True)
     assert benchmark.parse_backbone_options('Mona') == {}
+    assert benchmark.parse_backbone_options("Mona@lean=['mlp','qkv'],with_cp=False") == \
+        dict(lean=['mlp', 'qkv'], with_cp=False)
 
 
 def test_backbone_options_of_one_row_reach_the_upstream_backbone():

@@ -149,7 +149,7 @@ def test_the_functions_match_autograd_under_autocast():
     w_qkv, b_qkv = torch.randn(48, 16) * 0.2, torch.randn(48, requires_grad=True)
     lora = [torch.randn(shape, requires_grad=True) for shape in ((3, 16), (16, 3), (3, 16), (16, 3))]
 
-    def qkv_ref(with_lora):
+    def qkv_ref(with_lora, tokens=tokens):
         qkv = torch.nn.functional.linear(tokens, w_qkv, b_qkv)
         if with_lora:  # LoRAQV.forward's operations
             q_, k_, v_ = qkv.chunk(3, dim=-1)
@@ -158,12 +158,31 @@ def test_the_functions_match_autograd_under_autocast():
             qkv = torch.cat((q_, k_, v_), dim=-1)
         return attn_ref(*qkv.reshape(4, 9, 3, 2, 8).permute(2, 0, 3, 1, 4))
 
+    # ... and from the block's input through its norm: two images of 3 x 6 tokens, two 3 x 3 windows each
+    block_in = torch.randn(2, 18, 16, requires_grad=True)
+    index = torch.arange(18).view(3, 2, 3).permute(1, 0, 2).reshape(2, 9)  # each window's positions in the map
+
+    def windows():
+        normed = torch.nn.functional.layer_norm(block_in, (16, ), norm_w, norm_b, 1e-5)
+        return normed.view(2, 3, 2, 3, 16).permute(0, 2, 1, 3, 4).reshape(4, 9, 16)
+
+    def from_block_input():
+        with torch.no_grad():
+            normed, mean, rstd = torch.native_layer_norm(block_in, (16, ), norm_w, norm_b, 1e-5)
+        tokens_ = normed.view(2, 3, 2, 3, 16).permute(0, 2, 1, 3, 4).reshape(4, 9, 16)
+        return WindowQKVAttention.apply(tokens_, w_qkv, b_qkv, bias, mask, *lora, 0.3, 2, 0.5, block_in, norm_w,
+                                        norm_b, 1e-5, mean, rstd, index)
+
+    def no_source(with_lora):
+        factors = lora if with_lora else [None] * 4
+        return lambda: WindowQKVAttention.apply(tokens, w_qkv, b_qkv, bias, mask, *factors, 0.3, 2, 0.5,
+                                                *[None] * 7)
+
     cases = [(lambda: LeanMLP.apply(x, norm_w, norm_b, 1e-5, w1, b1, w2, b2), mlp_ref, [x, norm_w, norm_b, b1, b2]),
              (lambda: WindowAttention.apply(q, k, v, bias, mask, 0.3), attn_ref, [q, k, v, bias]),
-             (lambda: WindowQKVAttention.apply(tokens, w_qkv, b_qkv, bias, mask, *lora, 0.3, 2, 0.5),
-              lambda: qkv_ref(True), [tokens, b_qkv, bias, *lora]),
-             (lambda: WindowQKVAttention.apply(tokens, w_qkv, b_qkv, bias, mask, None, None, None, None, 0.3, 2, 1.),
-              lambda: qkv_ref(False), [tokens, b_qkv, bias])]
+             (no_source(True), lambda: qkv_ref(True), [tokens, b_qkv, bias, *lora]),
+             (no_source(False), lambda: qkv_ref(False), [tokens, b_qkv, bias]),
+             (from_block_input, lambda: qkv_ref(True, windows()), [block_in, norm_w, norm_b, b_qkv, bias, *lora])]
     for dtype, tol in ((None, 1e-5), (torch.bfloat16, 3e-2)):
         for ours, ref, inputs in cases:
             results = []

@@ -20,10 +20,22 @@ from .measure import check_device, seed_everything, tensor_bytes
 PARTS = ('backbone', 'whole')
 
 
+def _split_options(text: str) -> List[str]:
+    """``text`` split at the commas outside brackets: ``"a=1,b=['x','y']"`` -> ``['a=1', "b=['x','y']"]``."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        depth += (char in '([{') - (char in ')]}')
+        if char == ',' and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+    return parts + [text[start:]]
+
+
 def _parse_options(spec: str, text: str) -> Dict[str, Any]:
-    """``'key=value,key=value'`` (values are Python literals, else strings) as a dict."""
+    """``'key=value,key=value'`` (values are Python literals, else strings; a list's commas are its own) as a
+    dict."""
     options = {}
-    for option in filter(None, text.split(',')):
+    for option in filter(None, _split_options(text)):
         key, sep, value = option.partition('=')
         if not sep:
             raise ValueError(f'method {spec!r}: options are key=value, got {option!r}')

@@ -45,7 +45,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
-from .lean import LeanMultiheadAttentionMixin, LeanWindowMSAMixin, ffn_is_lean_capable, lean_ffn
+from .lean import (LeanMultiheadAttentionMixin, LeanWindowMSAMixin, ffn_is_lean_capable, lean_ffn,
+                   lean_window_attention)
 
 POINTS = ('block_input', 'attn_pre_drop_path', 'attn_branch', 'attn_residual', 'mlp_pre_drop_path', 'mlp_branch',
           'mlp_residual')
@@ -194,6 +195,10 @@ class SwinBlockSpec(BlockSpec):
         return kwargs['hw_shape'] if 'hw_shape' in kwargs else args[0]
 
     def attn_branch(self, block, x, hw_shape):
+        if 'qkv' in getattr(block, 'petl_lean', ()):
+            out = lean_window_attention(block.attn, block.norm1, x, hw_shape)
+            if out is not None:
+                return out
         return block.attn(block.norm1(x), hw_shape)
 
     def mlp_branch(self, block, x, hw_shape):

@@ -4,7 +4,7 @@ A PETL method that inserts modules inside a frozen backbone (Mona, Adapter, LoRA
 LN-tune, Partial-1's frozen stages) backpropagates through every frozen block to reach the modules below. Autograd
 does not keep a frozen ``nn.Linear``'s input (no weight gradient), but it still keeps, per token and block, what the
 input gradient passes through: the MLP's hidden (4C floats, the GELU's input) and, in the attention, the scaled query
-and the attention probabilities (C + heads * window floats in a Swin) besides q, k and v. Two parts here compute the
+and the attention probabilities (C + heads * window floats in a Swin) besides q, k and v. The parts here compute the
 same functions and keep less:
 
 - ``'mlp'`` (:class:`LeanMLP`): the MLP branch ``fc2(GELU(fc1(LayerNorm(x))))`` as one autograd function that keeps
@@ -17,11 +17,20 @@ same functions and keep less:
   runs the upstream operations in the upstream order (the same output, bit for bit). mmdet's, mmseg's and
   mmpretrain's ``WindowMSA``, whose forward is re-expressed with its own submodules (:class:`LeanWindowMSAMixin`):
   the ``qkv`` projection is called as a module, so LoRA's update at its output applies.
+- ``'qkv'``, Swin (:class:`WindowQKVAttention`; the attention is then lean too): the window attention from its input,
+  keeping that input (C floats per token) instead of q, k and v (3C), which are recomputed in backward, at the cost
+  of the qkv projection once more. LoRA's q and v updates are computed inside (:meth:`LoRAQV.low_rank_factors`); a
+  qkv projection whose output anything else transforms keeps q, k and v (the ``'attention'`` function).
 - ``'attention'``, mmseg's ViT (:class:`LeanMultiheadAttentionMixin`): its global attention (torch's
   ``nn.MultiheadAttention``, which keeps the probabilities) through ``scaled_dot_product_attention``. mmpretrain's
   ViT attention already runs ``scaled_dot_product_attention`` upstream.
+- ``'bottleneck'`` (:class:`LeanBottleneck`): not a frozen part but the method's own bottleneck, ``up(dropout(GELU(
+  down(x))))`` of the Houlsby adapter and AdaptFormer and LoRand's ``C -> C/2 -> C``, keeping x, the GELU's input and
+  the dropout mask (as booleans), where autograd also keeps the GELU's output and the dropout's output (and the
+  dropout's float noise on the CPU): those are recomputed in backward, elementwise. The same dropout draws as
+  ``nn.Dropout``.
 
-Each applies only where the block's weights on that path are frozen and its dropouts inactive (p = 0 or eval) — so a
+Each frozen part applies only where the block's weights on that path are frozen and its dropouts inactive (p = 0 or eval) — so a
 Partial-1 stage that trains, Full, or a ``ffn_drop`` in training run the upstream code — and only when something needs
 a gradient. Gradients of trained LayerNorm parameters (LN-tune) and biases (BitFit, the relative position bias table
 included) are computed. Outputs and gradients equal the upstream blocks' to float32 rounding
@@ -173,34 +182,69 @@ def _heads(qkv: Tensor, num_heads: int) -> Tensor:
     return qkv.reshape(B, N, 3, num_heads, C3 // (3 * num_heads)).permute(2, 0, 3, 1, 4)
 
 
+def _windows(normed: Tensor, index: Tensor) -> Tensor:
+    """The (B * windows, N, C) window tokens of a (B, L, C) map: ``index`` (windows, N) holds each window token's
+    position in one image's map, or L for padding (a zero token); the upstream pad, shift and partition."""
+    B, L, C = normed.shape
+    flat = torch.cat((normed.reshape(B * L, C), normed.new_zeros(1, C)))
+    return flat[_batch_index(index, B, L)]
+
+
+def _batch_index(index: Tensor, batch: int, length: int) -> Tensor:
+    """:func:`_windows`' index for ``batch`` images: image b's tokens at b * L + position, padding at B * L."""
+    offsets = torch.arange(batch, device=index.device).view(batch, 1, 1) * length
+    return torch.where(index < length, index + offsets, batch * length).flatten(0, 1)
+
+
 class WindowQKVAttention(torch.autograd.Function):
     """A Swin window attention from its input: ``softmax(q * scale @ k^T + bias (+ mask)) @ v`` with
     ``q, k, v = qkv(x)`` (plus LoRA's q and v updates), keeping x only (C floats per token, where
     :class:`WindowAttention` keeps q, k and v, 3C): q, k, v and the probabilities are recomputed in backward, at the
     cost of the qkv projection once more.
 
+    With ``source`` (the block's norm input, the norm's weight, bias, eps and statistics, and the window index of
+    :func:`window_index`), x is the upstream ``norm1`` output shifted and partitioned into windows (computed without
+    a graph), and what is kept is the norm's input instead, which the norm keeps anyway: x is rebuilt in backward
+    from it (the norm, then a gather), and the gradient goes through the norm to its input and parameters.
+
     Inputs: x (B_, N, C), the qkv weight (3C, C; frozen) and bias (3C or None; may train: BitFit), the relative
     position bias (heads, N, N; may train), mask (windows, N, N, or None), LoRA's q_down (r, C), q_up (C, r), v_down,
-    v_up (all four None without LoRA), scale, heads, LoRA's scaling. Output (B_, heads, N, C / heads), the upstream
-    operations in the upstream order (the same output, bit for bit).
+    v_up (all four None without LoRA), scale, heads, LoRA's scaling, then the source: the norm input (B, L, C) (or
+    None: no source), its weight and bias (may train: LN-tune), eps, mean and rstd (B, L, 1), the index. Output
+    (B_, heads, N, C / heads), the upstream operations in the upstream order (the same output, bit for bit).
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, rel_bias, mask, q_down, q_up, v_down, v_up, scale, num_heads, scaling):
+    def forward(ctx, x, weight, bias, rel_bias, mask, q_down, q_up, v_down, v_up, scale, num_heads, scaling,
+                source, norm_weight, norm_bias, eps, mean, rstd, index):
         lora = (q_down, q_up, v_down, v_up)
         q, k, v = _heads(_project_qkv(x, weight, bias, lora, scaling)[0], num_heads)
         out = torch.softmax(_window_scores(q, k, rel_bias, mask, scale), dim=-1) @ v
-        ctx.scale, ctx.num_heads, ctx.scaling = scale, num_heads, scaling
+        ctx.scale, ctx.num_heads, ctx.scaling, ctx.eps = scale, num_heads, scaling, eps
         ctx.device_type = x.device.type
         ctx.autocast = _autocast_state(ctx.device_type)
-        ctx.save_for_backward(x, weight, bias, rel_bias, mask, *lora)
+        kept = x if source is None else source
+        ctx.save_for_backward(kept, weight, bias, rel_bias, mask, *lora, norm_weight, norm_bias, mean, rstd, index)
+        ctx.has_source = source is not None
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, weight, bias, rel_bias, mask, *lora = ctx.saved_tensors
+        kept, weight, bias, rel_bias, mask, *lora, norm_weight, norm_bias, mean, rstd, index = ctx.saved_tensors
+        lora = tuple(lora)
         needs = ctx.needs_input_grad
+        need_x = needs[0] or (ctx.has_source and any(needs[12:15]))
         with torch.no_grad(), _autocast(ctx.device_type, ctx.autocast):
+            if ctx.has_source:  # the window tokens rebuilt from the norm's input
+                normed = (kept - mean) * rstd
+                if norm_weight is not None:
+                    normed = normed * norm_weight
+                if norm_bias is not None:
+                    normed = normed + norm_bias
+                x = _windows(normed.to(kept.dtype), index)
+                del normed
+            else:
+                x = kept
             qkv, inner = _project_qkv(x, weight, bias, lora, ctx.scaling)  # recomputed: the matmul this part costs
             q, k, v = _heads(qkv, ctx.num_heads)
             del qkv
@@ -210,7 +254,7 @@ class WindowQKVAttention(torch.autograd.Function):
             B, N, C = x.shape
             grad_qkv = torch.stack((grad_q, grad_k, grad_v)).permute(1, 3, 0, 2, 4).reshape(B, N, 3 * C)
             del grad_q, grad_k, grad_v
-            grad_x = F.linear(grad_qkv, weight.t().to(grad_qkv.dtype)) if needs[0] else None
+            grad_x = F.linear(grad_qkv, weight.t().to(grad_qkv.dtype)) if need_x else None
             grad_lora = [None] * 4
             if inner is not None:
                 flat_x = x.reshape(-1, C)
@@ -223,10 +267,73 @@ class WindowQKVAttention(torch.autograd.Function):
                         grad_lora[down] = grad_hidden.reshape(-1, hidden.shape[-1]).t() @ flat_x.to(grad_hidden.dtype)
                     if grad_x is not None:
                         grad_x = grad_x + F.linear(grad_hidden, lora[down].t().to(grad_hidden.dtype))
+            del x
         grad_bias = _sum_to(grad_qkv, bias, needs[2])
         grad_lora = [g.to(w.dtype) if g is not None else None for g, w in zip(grad_lora, lora)]
-        grad_x = grad_x.to(x.dtype) if grad_x is not None else None
-        return (grad_x, None, grad_bias, grad_rel_bias, None, *grad_lora, None, None, None)
+        grad_source = grad_norm_weight = grad_norm_bias = None
+        if ctx.has_source and grad_x is not None:  # back through the gather and the norm
+            batch, length = kept.shape[:2]
+            grad_normed = grad_x.new_zeros(batch * length + 1, C).index_add_(
+                0, _batch_index(index, batch, length).flatten(), grad_x.reshape(-1, C))
+            del grad_x
+            grad_source, grad_norm_weight, grad_norm_bias = torch.ops.aten.native_layer_norm_backward(
+                grad_normed[:-1].view(kept.shape).to(kept.dtype), kept, kept.shape[-1:], mean, rstd, norm_weight,
+                norm_bias, [needs[12], needs[13] and norm_weight is not None, needs[14] and norm_bias is not None])
+            grad_x = None
+        elif grad_x is not None:
+            grad_x = grad_x.to(kept.dtype)
+        return (grad_x, None, grad_bias, grad_rel_bias, None, *grad_lora, None, None, None,
+                grad_source, grad_norm_weight, grad_norm_bias, None, None, None, None)
+
+
+class _WindowsCaptured(Exception):
+    """Raised by a lean ``WindowMSA`` in :func:`window_index`'s call: the upstream forward stops there."""
+
+
+def window_index(attn: nn.Module, hw_shape: Tuple[int, int]) -> Tensor:
+    """For a Swin ``ShiftWindowMSA`` ``attn`` (mmdet's, mmseg's or mmpretrain's) on an (H, W) map: a (windows, N) long
+    tensor, each window token's position in one image's map (L = H * W for padding), found by running the upstream
+    forward on the positions themselves, up to its window attention (its own pad, shift and partition), once per
+    map shape and device."""
+    cache = attn.__dict__.setdefault('petl_window_index', {})
+    key = (tuple(hw_shape), attn.w_msa.qkv.weight.device)
+    if key not in cache:
+        H, W = hw_shape
+        positions = torch.arange(1, H * W + 1, dtype=torch.float64, device=key[1]).view(1, H * W, 1)
+        attn.w_msa.petl_capture = True
+        try:
+            with torch.no_grad():
+                attn(positions, hw_shape)
+            raise RuntimeError(f'{type(attn).__name__} did not call its window attention')
+        except _WindowsCaptured as captured:
+            index = captured.args[0][..., 0].round().long() - 1  # padding (0) -> -1
+        finally:
+            del attn.w_msa.petl_capture
+        cache[key] = torch.where(index < 0, H * W, index)
+    return cache[key]
+
+
+def lean_window_attention(attn: nn.Module, norm: nn.Module, x: Tensor, hw_shape) -> Optional[Tensor]:
+    """``attn(norm(x), hw_shape)`` of a Swin block whose window attention runs lean with ``'qkv'``, keeping the
+    norm's input only (:class:`WindowQKVAttention` with a source), or None where that does not apply (then the
+    caller runs the upstream code)."""
+    w_msa = attn.w_msa
+    if not (isinstance(w_msa, LeanWindowMSAMixin) and w_msa.petl_lean_qkv and w_msa.lean_applies()
+            and isinstance(norm, nn.LayerNorm) and len(norm.normalized_shape) == 1):
+        return None
+    lora = w_msa._lora()
+    if lora is None:
+        return None
+    trained = [norm.weight, norm.bias, w_msa.qkv.bias, w_msa.relative_position_bias_table, *lora[0]]
+    if not (x.requires_grad or any(t is not None and t.requires_grad for t in trained)):
+        return None
+    with torch.no_grad():
+        normed, mean, rstd = torch.native_layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+    w_msa.petl_source = (x, norm, mean, rstd, window_index(attn, hw_shape))
+    try:
+        return attn(normed, hw_shape)
+    finally:
+        del w_msa.petl_source
 
 
 class LeanWindowMSAMixin:
@@ -237,9 +344,16 @@ class LeanWindowMSAMixin:
     #: Set by the block spec: q, k and v recomputed from the input too (:class:`WindowQKVAttention`, lean part 'qkv').
     petl_lean_qkv = False
 
+    def lean_applies(self) -> bool:
+        """Whether this call can run lean: a graph is built, the projections are frozen, no attention dropout."""
+        return (torch.is_grad_enabled() and not self.qkv.weight.requires_grad and not self.proj.weight.requires_grad
+                and not (self.training and self.attn_drop.p > 0))
+
     def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
-        if not (torch.is_grad_enabled() and not self.qkv.weight.requires_grad and not self.proj.weight.requires_grad
-                and not (self.training and self.attn_drop.p > 0)):
+        if getattr(self, 'petl_capture', False):  # window_index(): the window tokens are the positions
+            raise _WindowsCaptured(x)
+        source = getattr(self, 'petl_source', None)  # set by lean_window_attention() for this call
+        if source is None and not self.lean_applies():
             return super().forward(x, mask)
         B, N, C = x.shape
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)].view(N, N, -1)
@@ -248,10 +362,13 @@ class LeanWindowMSAMixin:
         if lora is not None:
             factors, scaling = lora
             trained = [bias, self.qkv.bias, *factors]
-            if not (x.requires_grad or any(t is not None and t.requires_grad for t in trained)):
+            if source is None and not (x.requires_grad or any(t is not None and t.requires_grad for t in trained)):
                 return super().forward(x, mask)
-            out = WindowQKVAttention.apply(x, self.qkv.weight, self.qkv.bias, bias, mask, *factors, self.scale,
-                                           self.num_heads, scaling)
+            norm_input, norm, mean, rstd, index = source if source is not None else (None, None, None, None, None)
+            out = WindowQKVAttention.apply(
+                x, self.qkv.weight, self.qkv.bias, bias, mask, *factors, self.scale, self.num_heads, scaling,
+                norm_input, getattr(norm, 'weight', None), getattr(norm, 'bias', None), getattr(norm, 'eps', None),
+                mean, rstd, index)
         else:
             q, k, v = _heads(self.qkv(x), self.num_heads)  # a module call: a transform at its output applies
             if not (q.requires_grad or bias.requires_grad):

@@ -200,14 +200,16 @@ def build_petl_backbone(backbone: dict, method: dict, min_loaded_share: float = 
             whatever the method trains, once, when the model is built: what a reference config's ``frozen_stages``
             does, without the upstream backbone re-freezing in ``train()`` (which it does after DDP has wrapped the
             model). Each name must be a submodule of the backbone that has parameters.
-        lean (Sequence[str], optional): the parts of the frozen blocks that keep for backward only what their input
-            gradients need (:mod:`mmpetl.models.lean`): ``'mlp'`` (the MLP's hidden recomputed in backward) and
+        lean (Sequence[str], optional): the parts that keep for backward only what the gradients need
+            (:mod:`mmpetl.models.lean`): of the frozen blocks, ``'mlp'`` (the MLP's hidden recomputed in backward),
             ``'attention'`` (the attention probabilities recomputed: a Swin window attention, mmseg's ViT global
-            attention). ``[]`` (default): the upstream
-            blocks' own backward; None: every part the block family supports. Less memory, more time: on the CPU
-            the backbone's step is slower (``docs/benchmark.md``, "Lean frozen blocks"), so it is not the default.
-            A part named here that the backbone's blocks do not support is refused. A part runs lean only in calls
-            where its weights are frozen and its dropouts inactive.
+            attention) and ``'qkv'`` (a Swin window attention keeps its input, q, k and v recomputed; the attention
+            lean too); of the method, ``'bottleneck'`` (Adapter's, AdaptFormer's and LoRand's bottlenecks keep their
+            input and the GELU's input). ``[]`` (default): the upstream code's own backward; None: every part the
+            blocks support. Less memory, more time: on the CPU the backbone's step is slower
+            (``docs/benchmark.md``, "Lean frozen blocks"), so it is not the default. A part named here that a block
+            does not support is refused. A frozen part runs lean only in calls where its weights are frozen and its
+            dropouts inactive.
 
     Returns:
         nn.Module: the upstream backbone, now of class ``PETL<UpstreamClass>``, with ``requires_grad`` set.
