@@ -17,10 +17,13 @@ same functions and keep less:
   runs the upstream operations in the upstream order (the same output, bit for bit). mmdet's, mmseg's and
   mmpretrain's ``WindowMSA``, whose forward is re-expressed with its own submodules (:class:`LeanWindowMSAMixin`):
   the ``qkv`` projection is called as a module, so LoRA's update at its output applies.
-- ``'qkv'``, Swin (:class:`WindowQKVAttention`; the attention is then lean too): the window attention from its input,
-  keeping that input (C floats per token) instead of q, k and v (3C), which are recomputed in backward, at the cost
-  of the qkv projection once more. LoRA's q and v updates are computed inside (:meth:`LoRAQV.low_rank_factors`); a
-  qkv projection whose output anything else transforms keeps q, k and v (the ``'attention'`` function).
+- ``'qkv'``, Swin (:class:`WindowQKVAttention`, :func:`lean_window_attention`; the attention is then lean too): the
+  block's ``norm1`` and window attention as one function from the block's input, which the norm keeps anyway: q, k
+  and v (3C floats per token) are not kept, nor the norm's shifted, partitioned output (C); in backward the window
+  tokens are rebuilt (the norm, then a gather by an index that the upstream ``ShiftWindowMSA`` computes itself,
+  :func:`window_index`) and q, k and v recomputed, at the cost of the qkv projection once more. LoRA's q and v
+  updates are computed inside (``LoRAQV.low_rank_factors``); a qkv projection whose output anything else transforms
+  keeps q, k and v (the ``'attention'`` function).
 - ``'attention'``, mmseg's ViT (:class:`LeanMultiheadAttentionMixin`): its global attention (torch's
   ``nn.MultiheadAttention``, which keeps the probabilities) through ``scaled_dot_product_attention``. mmpretrain's
   ViT attention already runs ``scaled_dot_product_attention`` upstream.
@@ -30,12 +33,13 @@ same functions and keep less:
   dropout's float noise on the CPU): those are recomputed in backward, elementwise. The same dropout draws as
   ``nn.Dropout``.
 
-Each frozen part applies only where the block's weights on that path are frozen and its dropouts inactive (p = 0 or eval) — so a
-Partial-1 stage that trains, Full, or a ``ffn_drop`` in training run the upstream code — and only when something needs
-a gradient. Gradients of trained LayerNorm parameters (LN-tune) and biases (BitFit, the relative position bias table
-included) are computed. Outputs and gradients equal the upstream blocks' to float32 rounding
+Each frozen part applies only where the block's weights on that path are frozen and its dropouts inactive (p = 0 or
+eval) — so a Partial-1 stage that trains, Full, or a ``ffn_drop`` in training run the upstream code — and only when
+something needs a gradient. Gradients of trained LayerNorm parameters (LN-tune) and biases (BitFit, the relative
+position bias table included) are computed. Outputs and gradients equal the upstream blocks' to float32 rounding
 (``tests/test_lean.py``, every block family and method). ``mmpetl.PETLBackbone(lean=...)`` chooses the parts; none by
-default, since the recomputation costs time (measured in ``docs/benchmark.md``, "Lean frozen blocks").
+default, since the recomputation costs time (measured in ``docs/benchmark.md``, "Lean frozen blocks and
+bottlenecks").
 """
 import contextlib
 from typing import Optional, Sequence, Tuple

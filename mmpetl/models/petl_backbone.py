@@ -206,10 +206,10 @@ def build_petl_backbone(backbone: dict, method: dict, min_loaded_share: float = 
             attention) and ``'qkv'`` (a Swin window attention keeps its input, q, k and v recomputed; the attention
             lean too); of the method, ``'bottleneck'`` (Adapter's, AdaptFormer's and LoRand's bottlenecks keep their
             input and the GELU's input). ``[]`` (default): the upstream code's own backward; None: every part the
-            blocks support. Less memory, more time: on the CPU the backbone's step is slower
-            (``docs/benchmark.md``, "Lean frozen blocks"), so it is not the default. A part named here that a block
-            does not support is refused. A frozen part runs lean only in calls where its weights are frozen and its
-            dropouts inactive.
+            blocks support. Less memory, more time: on the CPU the step is slower (``docs/benchmark.md``, "Lean
+            frozen blocks and bottlenecks"), so it is not the default. A part named here that a block does not
+            support is refused. A frozen part runs lean only in calls where its weights are frozen and its dropouts
+            inactive.
 
     Returns:
         nn.Module: the upstream backbone, now of class ``PETL<UpstreamClass>``, with ``requires_grad`` set.
