@@ -203,13 +203,13 @@ def build_petl_backbone(backbone: dict, method: dict, min_loaded_share: float = 
         lean (Sequence[str], optional): the parts that keep for backward only what the gradients need
             (:mod:`mmpetl.models.lean`): of the frozen blocks, ``'mlp'`` (the MLP's hidden recomputed in backward),
             ``'attention'`` (the attention probabilities recomputed: a Swin window attention, mmseg's ViT global
-            attention) and ``'qkv'`` (a Swin block's norm and window attention keep the block input only, q, k
-            and v recomputed; the attention lean too); of the method, ``'bottleneck'`` (Adapter's, AdaptFormer's
-            and LoRand's bottlenecks keep their input and the GELU's input). ``[]`` (default): the upstream
-            code's own backward; None: every part the blocks support. Less memory, more time: on the CPU the step is slower (``docs/benchmark.md``, "Lean
-            frozen blocks and bottlenecks"), so it is not the default. A part named here that a block does not
-            support is refused. A frozen part runs lean only in calls where its weights are frozen and its dropouts
-            inactive.
+            attention) and ``'qkv'`` (a Swin block's norm and window attention keep the block input only, q, k and v
+            recomputed; the attention lean too); of the method, ``'bottleneck'`` (Adapter's, AdaptFormer's and LoRand's
+            bottlenecks keep their input and the GELU's input). ``[]`` (default): the upstream code's own backward;
+            None: every part the blocks support. Less memory, more time: on the CPU the step is slower
+            (``docs/benchmark.md``, "Lean frozen blocks and bottlenecks"), so it is not the default. A part named here
+            that a block does not support is refused. A frozen part runs lean only in calls where its weights are frozen
+            and its dropouts inactive.
 
     Returns:
         nn.Module: the upstream backbone, now of class ``PETL<UpstreamClass>``, with ``requires_grad`` set.
