@@ -18,6 +18,8 @@ import numpy as np
 UPSTREAM_SHAPES = ('star', 'cross', 'ring', 'hexagon', 'pentagon', 'crescent', 'arrow', 'heart')
 UPSTREAM_TEXTURES = ('stripes', 'checker', 'dots', 'grid', 'waves', 'gradient')
 UPSTREAM_CLASSES = tuple(f'{shape}_{texture}' for shape in UPSTREAM_SHAPES for texture in UPSTREAM_TEXTURES)
+#: the classes of the dense upstream task (:func:`make_upstream_scenes`): the background, then the shapes
+UPSTREAM_SCENE_CLASSES = ('background', ) + UPSTREAM_SHAPES
 
 
 def _regular(n: int, radius: float, phase: float = -np.pi / 2) -> np.ndarray:
@@ -48,9 +50,11 @@ def _shape_outline(shape: str) -> np.ndarray:
     raise KeyError(shape)
 
 
-def _shape_mask(rng: np.random.Generator, shape: str, size: int) -> np.ndarray:
-    """A (size, size) uint8 mask (255 inside) of ``shape``, scaled, rotated and placed at random."""
-    radius = rng.uniform(0.22, 0.42) * size
+def _shape_mask(rng: np.random.Generator, shape: str, size: int,
+                radius_range: Tuple[float, float] = (0.22, 0.42)) -> np.ndarray:
+    """A (size, size) uint8 mask (255 inside) of ``shape``, scaled (radius ``radius_range`` x size), rotated and
+    placed at random."""
+    radius = rng.uniform(*radius_range) * size
     angle = rng.uniform(0, 2 * np.pi)
     center = rng.uniform(radius, size - radius, size=2)
     mask = np.zeros((size, size), np.uint8)
@@ -68,13 +72,14 @@ def _shape_mask(rng: np.random.Generator, shape: str, size: int) -> np.ndarray:
     return mask
 
 
-def _texture(rng: np.random.Generator, texture: str, size: int) -> np.ndarray:
-    """A (size, size) float map in [0, 1] that mixes the shape's two colours."""
+def _texture(rng: np.random.Generator, texture: str, size: int, scale: float = None) -> np.ndarray:
+    """A (size, size) float map in [0, 1] that mixes the shape's two colours; its period is 5-9 px x ``scale``
+    (default size / 64)."""
     y, x = np.mgrid[0:size, 0:size].astype(np.float32)
     angle = rng.uniform(0, np.pi)
     u = x * np.cos(angle) + y * np.sin(angle)
     v = -x * np.sin(angle) + y * np.cos(angle)
-    period = rng.uniform(5, 9) * size / 64
+    period = rng.uniform(5, 9) * (size / 64 if scale is None else scale)
     if texture == 'stripes':
         return (np.sin(2 * np.pi * u / period) > 0).astype(np.float32)
     if texture == 'checker':
@@ -103,18 +108,51 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return image + blotches
 
 
+def _textured_fill(rng: np.random.Generator, texture: str, size: int, scale: float = None) -> np.ndarray:
+    """A (size, size, 3) float image: ``texture`` in two random colours far enough apart to be seen."""
+    colours = rng.uniform(0, 255, size=(2, 3))
+    while np.abs(colours[0] - colours[1]).sum() < 150:  # the texture must be visible
+        colours = rng.uniform(0, 255, size=(2, 3))
+    mix = _texture(rng, texture, size, scale)[..., None]
+    return colours[0] * (1 - mix) + colours[1] * mix
+
+
 def make_upstream_image(rng: np.random.Generator, label: int, size: int = 64) -> np.ndarray:
     """One (size, size, 3) uint8 BGR image of class ``UPSTREAM_CLASSES[label]``."""
     shape, texture = UPSTREAM_CLASSES[label].split('_')
     image = _background(rng, size)
     mask = _shape_mask(rng, shape, size).astype(np.float32)[..., None] / 255
-    colours = rng.uniform(0, 255, size=(2, 3))
-    while np.abs(colours[0] - colours[1]).sum() < 150:  # the texture must be visible
-        colours = rng.uniform(0, 255, size=(2, 3))
-    mix = _texture(rng, texture, size)[..., None]
-    fill = colours[0] * (1 - mix) + colours[1] * mix
-    image = image * (1 - mask) + fill * mask
+    image = image * (1 - mask) + _textured_fill(rng, texture, size) * mask
     return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _scene_background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A background of any brightness: a linear blend of two colours, low-frequency blotches and pixel noise of a
+    random strength (from none to strong)."""
+    c0, c1 = rng.uniform(0, 255, size=(2, 3))
+    t = np.linspace(0, 1, size, dtype=np.float32)
+    ramp = t[None, :] if rng.random() < 0.5 else t[:, None]
+    image = c0 + (c1 - c0) * np.broadcast_to(ramp, (size, size))[..., None]
+    image = image + cv2.resize(rng.normal(0, 20, size=(4, 4, 3)).astype(np.float32), (size, size),
+                               interpolation=cv2.INTER_CUBIC)
+    return image + rng.normal(0, rng.uniform(0, 25), size=(size, size, 3))
+
+
+def make_upstream_scene(rng: np.random.Generator, size: int = 128, max_objects: int = 5,
+                        radius_range: Tuple[float, float] = (0.08, 0.25)) -> Tuple[np.ndarray, np.ndarray]:
+    """One scene of the dense upstream task: an (size, size, 3) uint8 BGR image of 1 to ``max_objects`` textured
+    upstream shapes (any shape, any texture, later ones on top) on a background of any brightness, and its
+    (size, size) uint8 label map: 0 background, ``UPSTREAM_SHAPES.index(shape) + 1`` where the shape is seen."""
+    image = _scene_background(rng, size)
+    label_map = np.zeros((size, size), np.uint8)
+    for _ in range(int(rng.integers(1, max_objects + 1))):
+        shape = int(rng.integers(len(UPSTREAM_SHAPES)))
+        texture = UPSTREAM_TEXTURES[int(rng.integers(len(UPSTREAM_TEXTURES)))]
+        mask = _shape_mask(rng, UPSTREAM_SHAPES[shape], size, radius_range)
+        alpha = mask.astype(np.float32)[..., None] / 255
+        image = image * (1 - alpha) + _textured_fill(rng, texture, size, scale=1.0) * alpha
+        label_map[mask > 0] = shape + 1
+    return np.clip(image, 0, 255).astype(np.uint8), label_map
 
 
 def make_upstream_shapes(root: str, num_train: int = 400, num_val: int = 50, size: int = 64,
@@ -132,4 +170,22 @@ def make_upstream_shapes(root: str, num_train: int = 400, num_val: int = 50, siz
             for i in range(num):
                 cv2.imwrite(osp.join(folder, f'{name}_{i:05d}.png'), make_upstream_image(rng, label, size))
         written[split] = (num * len(UPSTREAM_CLASSES), len(UPSTREAM_CLASSES))
+    return written
+
+
+def make_upstream_scenes(root: str, num_train: int = 4000, num_val: int = 200, size: int = 128, max_objects: int = 5,
+                         seed: int = 0) -> Dict[str, int]:
+    """Write the dense upstream task under ``root`` as mmseg's ``BaseSegDataset`` reads it:
+    ``img_dir/{train,val}/NNNNN.png`` and ``ann_dir/{train,val}/NNNNN.png`` (label maps, 0 = background, then
+    :data:`UPSTREAM_SCENE_CLASSES`). Deterministic given ``seed``. Returns ``{'train': images, 'val': images}``."""
+    rng = np.random.default_rng(seed)
+    written = {}
+    for split, num in (('train', num_train), ('val', num_val)):
+        for sub in ('img_dir', 'ann_dir'):
+            os.makedirs(osp.join(root, sub, split), exist_ok=True)
+        for i in range(num):
+            image, label_map = make_upstream_scene(rng, size, max_objects)
+            cv2.imwrite(osp.join(root, 'img_dir', split, f'{i:05d}.png'), image)
+            cv2.imwrite(osp.join(root, 'ann_dir', split, f'{i:05d}.png'), label_map)
+        written[split] = num
     return written
