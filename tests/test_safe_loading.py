@@ -34,10 +34,11 @@ from safetensors import safe_open
 from conftest import ROOT
 from mmpetl.engine import DeltaCheckpointHook, SafeLoadingHook, build_model
 from mmpetl.models.delta import base_fingerprint, delta_keys, is_delta, load_delta, make_delta, save_delta
+from mmpetl.models.small_backbones import SMALL_BACKBONES
 from mmpetl.utils.checkpoint import UnsafeCheckpointError, load_from_mmpetl_safe, safe_load_checkpoint, safe_uri
 
 CLS_CONFIG = osp.join(ROOT, 'configs/transfer/swin-mini_toy-shapes-cls.py')
-PRETRAINED = osp.join(ROOT, 'checkpoints/swin-mini_shapes48-64px.pth')
+PRETRAINED = osp.join(ROOT, SMALL_BACKBONES['swin-mini']['release'])
 TOOLS = osp.join(ROOT, 'tools')
 
 
@@ -282,6 +283,16 @@ def test_a_file_cannot_replace_history_buffer_statistics(tmp_path):
     loaded = safe_load_checkpoint(path)['message_hub']['log_scalars']['loss']
     assert HistoryBuffer._statistics_methods['mean'] is HistoryBuffer.mean
     assert loaded.mean() == 2.0 and loaded.statistics('mean') == 2.0
+
+
+def test_loaded_buffers_have_their_statistics_in_a_process_that_made_none(tmp_path, monkeypatch):
+    """HistoryBuffer registers its default statistics when one is made, not when one is unpickled: a Runner that
+    resumes before any buffer was made (then validates, as pretrain_backbone.py --resume does) still logs means."""
+    path = str(tmp_path / 'iter_1.pth')
+    torch.save({'message_hub': {'log_scalars': {'val/time': HistoryBuffer([1.0, 3.0], [1, 1])}}}, path)
+    monkeypatch.setattr(HistoryBuffer, '_statistics_methods', {})  # as in a fresh process
+    loaded = safe_load_checkpoint(path)['message_hub']['log_scalars']['val/time']
+    assert loaded.statistics('mean') == 2.0 and loaded.statistics('current') == 3.0
 
 
 def test_training_checkpoint_of_a_real_run_loads_with_the_safe_unpickler(trained):

@@ -117,6 +117,9 @@ def _refusal(source: str, file, err: Exception) -> str:
 
 
 def _torch_load(file, source: str, map_location=None):
+    # HistoryBuffer registers its default statistics in __init__, which unpickling does not call: register them
+    # here, so that buffers loaded before any was made (a Runner that resumes, then validates) still have them
+    HistoryBuffer()
     statistics = dict(HistoryBuffer._statistics_methods)
     try:
         with torch.serialization.safe_globals(training_state_globals()):
