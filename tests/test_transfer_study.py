@@ -30,6 +30,10 @@ def _tool():
      'mmpretrain.VisionTransformer'),
     (['--tasks', 'coco', '--backbones', 'vit-mini', '--methods', 'Mona'], 'nothing to run'),
     (['--iters-scale', '0'], '--iters-scale must be in (0, 10]'),
+    (['--sizes', 'huge'], "invalid choice: 'huge'"),
+    (['--pretrained', 'swin-mini'], "--pretrained 'swin-mini': give BACKBONE=RELEASE"),
+    (['--pretrained', 'resnet=x.pth'], "unknown backbone 'resnet'; valid choices: swin-mini, vit-mini"),
+    (['--pretrained', 'swin-mini=/nowhere/x.pth'], '/nowhere/x.pth is missing'),
 ])
 def test_bad_input_is_named_before_anything_trains(argv, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
@@ -50,10 +54,51 @@ def test_default_plan_covers_every_method_and_seed(tmp_path):
     args = _tool().parse_args(['--data-root', str(tmp_path)])
     runs = {(r.task, r.row.backbone, r.row.label, r.seed) for r in args.runs}
     assert ('cls', 'swin-mini', 'Fixed (random init)', 2) in runs and ('cls', 'vit-mini', 'HST', 1) in runs
-    assert len([r for r in runs if r[0] == 'cls']) == 3 * (13 + 7)  # every row, three seeds
-    assert {r[2] for r in runs if r[0] == 'coco' and r[1] == 'vit-mini'} == {'HST'}
+    for task in TASKS:  # every row that fits, three seeds on every task
+        assert len([r for r in runs if r[0] == task and r[1] == 'swin-mini']) == 3 * 13
+    assert len([r for r in runs if r[0] == 'cls' and r[1] == 'vit-mini']) == 3 * 8
+    assert {r[2] for r in runs if r[0] == 'coco' and r[1] == 'vit-mini'} == {'HST', 'HST (random init)'}
+    assert {r.sizes for r in args.runs} == {'default'}
+    assert all(r.method_cfg == dict(type=r.row.method) for r in args.runs)  # the methods' defaults
     assert {r['label'] for r in args.skipped if r['task'] == 'ade20k'} == {'Full', 'Fixed', 'Mona', 'LoRA',
                                                                              'CoLin', 'Fixed (random init)'}
+
+
+def test_proportional_sizes_scale_the_width_options(tmp_path):
+    """--sizes proportional: each width option scaled by the small backbone's width over Swin-B's (24 / 128) or
+    ViT-B's (96 / 768); other options and methods without a width keep their defaults; the keys tell the variants
+    apart, and the run's config carries the options."""
+    from mmpetl.study.run import run_config
+    args = _tool().parse_args(['--sizes', 'proportional', '--data-root', str(tmp_path)])
+    cfgs = {(r.task, r.row.backbone, r.row.label): r.method_cfg for r in args.runs if r.seed == 0}
+    assert cfgs['cls', 'swin-mini', 'Mona'] == dict(type='Mona', bottleneck=12)  # 64 x 24 / 128
+    assert cfgs['cls', 'swin-mini', 'LoRA'] == dict(type='LoRA', rank=12)
+    assert cfgs['cls', 'swin-mini', 'CoLin'] == dict(type='CoLin', inner_dim=19, rank=5)  # 100, 28 x 0.1875
+    assert cfgs['cls', 'swin-mini', 'LoRand'] == dict(type='LoRand', rank=2)  # 8 x 0.1875, rounded
+    assert cfgs['cls', 'vit-mini', 'Mona'] == dict(type='Mona', bottleneck=8)  # 64 x 96 / 768
+    assert cfgs['cls', 'vit-mini', 'HST'] == dict(type='HST') and cfgs['cls', 'swin-mini', 'BitFit'] == dict(
+        type='BitFit')
+    run = next(r for r in args.runs if r.row.method == 'Mona' and r.row.backbone == 'swin-mini')
+    assert run.key.endswith('/proportional')
+    assert run_config(run, str(tmp_path / 'w'), str(tmp_path)).model.backbone.method == dict(type='Mona',
+                                                                                          bottleneck=12)
+
+
+def test_another_pretraining_replaces_each_library_file(tmp_path):
+    """--pretrained: every run of that backbone loads the given release's file for its library (the release itself,
+    or its _mmseg.pth beside it); the random rows stay random."""
+    from mmpetl.study.run import run_config
+    for name in ('swin.pth', 'swin_mmseg.pth'):
+        (tmp_path / name).write_bytes(b'')
+    args = _tool().parse_args(['--backbones', 'swin-mini', '--methods', 'Fixed', 'Fixed@random', '--seeds', '0',
+                               '--pretrained', f'swin-mini={tmp_path / "swin.pth"}', '--data-root', str(tmp_path)])
+    loaded = {}
+    for run in args.runs:
+        init_cfg = run_config(run, str(tmp_path / 'w'), str(tmp_path), args.releases).model.backbone.backbone.init_cfg
+        loaded[run.task, run.row.init] = init_cfg and init_cfg.checkpoint
+    assert loaded['cls', 'pretrained'] == loaded['coco', 'pretrained'] == str(tmp_path / 'swin.pth')
+    assert loaded['ade20k', 'pretrained'] == str(tmp_path / 'swin_mmseg.pth')
+    assert all(loaded[task, 'random'] is None for task in TASKS)
 
 
 def test_short_study_on_every_task(tmp_path, capsys, monkeypatch):
@@ -67,8 +112,8 @@ def test_short_study_on_every_task(tmp_path, capsys, monkeypatch):
     make_toy_ade20k(str(data / 'toy_ade20k'), num_train=4, num_val=2)
     out = tmp_path / 'out'
     argv = ['--tasks', 'cls', 'coco', 'ade20k', '--backbones', 'swin-mini', '--methods', 'Full', 'Mona',
-            'Fixed@random', '--seeds', '0', '1', '--iters-scale', '0.001', '--data-root', str(data),
-            '--out-dir', str(out)]
+            'Fixed@random', '--seeds', '0', '1', '--other-seeds', '0', '--iters-scale', '0.001',
+            '--data-root', str(data), '--out-dir', str(out)]
     tool = _tool()
     assert tool.main(argv) == 0
     printed = capsys.readouterr().out
@@ -94,6 +139,12 @@ def test_short_study_on_every_task(tmp_path, capsys, monkeypatch):
     assert tool.main(argv + ['--resume']) == 0
     assert '12 runs (12 already done)' in capsys.readouterr().out
     assert json.load(open(out / 'transfer_study.json'))['runs'] == result['runs']
+    # a resumed command that plans fewer rows keeps the others' runs
+    fewer = [a for a in argv if a not in ('Mona', 'Fixed@random')]
+    assert tool.main(fewer + ['--resume']) == 0
+    assert '4 runs (4 already done)' in capsys.readouterr().out
+    kept = json.load(open(out / 'transfer_study.json'))['runs']
+    assert sorted(r['key'] for r in kept) == sorted(r['key'] for r in result['runs'])
 
 
 def test_checks_compare_gaps_with_the_seed_spread():
@@ -104,6 +155,9 @@ def test_checks_compare_gaps_with_the_seed_spread():
     records = [rec('Fixed', 'pretrained', s, v) for s, v in enumerate((80, 82, 81))]
     records += [rec('Fixed', 'random', s, v) for s, v in enumerate((40, 50, 45))]
     records += [rec('Full', 'pretrained', s, v) for s, v in enumerate((81, 83, 82))]
+    records += [rec('HST', 'pretrained', s, v) for s, v in enumerate((60, 70, 65))]
+    records += [rec('HST', 'random', s, v) for s, v in enumerate((58, 62, 60))]
     found = {c['check']: c for c in report.checks(report.aggregate(records))}
     assert found['pretraining']['gap'] == pytest.approx(36) and found['pretraining']['clear']
     assert found['full vs fixed']['gap'] == pytest.approx(1) and not found['full vs fixed']['clear']
+    assert found['pretraining (HST)']['gap'] == pytest.approx(5) and not found['pretraining (HST)']['clear']

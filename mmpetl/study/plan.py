@@ -18,9 +18,33 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SWIN_METHODS = ('Full', 'Fixed', 'Mona', 'E3VA', 'LoRA', 'Adapter', 'AdaptFormer', 'LoRand', 'BitFit', 'LNTune',
                 'Partial1', 'CoLin')
 VIT_METHODS = ('Full', 'Fixed', 'HST', 'Mona', 'LoRA', 'CoLin')
-#: backbone -> the methods of the study on it, in table order; ``Fixed@random`` is Fixed on the random backbone
-DEFAULT_METHODS = {'swin-mini': SWIN_METHODS + ('Fixed@random', ), 'vit-mini': VIT_METHODS + ('Fixed@random', )}
+#: backbone -> the methods of the study on it, in table order; ``Fixed@random`` is Fixed on the random backbone (and
+#: ``HST@random`` HST on the random ViT: on the dense tasks the ViT runs HST alone)
+DEFAULT_METHODS = {'swin-mini': SWIN_METHODS + ('Fixed@random', ),
+                   'vit-mini': VIT_METHODS + ('Fixed@random', 'HST@random')}
 QUICK_METHODS = {'swin-mini': ('Full', 'Fixed', 'Mona', 'Fixed@random'), 'vit-mini': ('HST', )}
+
+#: The sizes of the methods: ``default`` (mmpetl's defaults, set for Swin-B/L and ViT-B) or ``proportional``: each
+#: width option scaled from the backbone the defaults were set for to the small backbone, by the ratio of their
+#: widths (swin-mini 24 / Swin-B 128; vit-mini 96 / ViT-B 768), rounded, at least 1. Counts (LoRand's subspaces,
+#: CoLin's branches), scales and HST's side network (a network of its own, whose widths / 8 could not hold its
+#: heads) keep their defaults.
+SIZES = ('default', 'proportional')
+SIZE_SCALE = {'swin-mini': 24 / 128, 'vit-mini': 96 / 768}
+WIDTH_OPTIONS = {'Mona': ('bottleneck', ), 'LoRA': ('rank', ), 'E3VA': ('rank', ), 'Adapter': ('bottleneck', ),
+                 'AdaptFormer': ('bottleneck', ), 'LoRand': ('rank', ), 'CoLin': ('inner_dim', 'rank')}
+
+
+def method_options(backbone: str, method: str, sizes: str = 'default') -> Dict[str, int]:
+    """The options that ``sizes`` gives ``method`` on ``backbone`` (none: the method's defaults)."""
+    if sizes not in SIZES:
+        raise PlanError(f'unknown sizes {sizes!r}; valid choices: {", ".join(SIZES)}')
+    if sizes == 'default' or method not in WIDTH_OPTIONS:
+        return {}
+    from ..registry import PETL_METHODS
+    PETL_METHODS.import_from_location()
+    defaults = PETL_METHODS.get(method).with_defaults()
+    return {option: max(1, int(round(defaults[option] * SIZE_SCALE[backbone]))) for option in WIDTH_OPTIONS[method]}
 
 
 def _cls_data(root: str) -> None:
@@ -102,10 +126,17 @@ class Run:
     row: Row
     seed: int
     max_iters: int
+    sizes: str = 'default'
 
     @property
     def key(self) -> str:
-        return f'{self.task}/{self.row.backbone}/{self.row.method}@{self.row.init}/seed{self.seed}/{self.max_iters}it'
+        key = f'{self.task}/{self.row.backbone}/{self.row.method}@{self.row.init}/seed{self.seed}/{self.max_iters}it'
+        return key if self.sizes == 'default' else f'{key}/{self.sizes}'
+
+    @property
+    def method_cfg(self) -> Dict:
+        """``model.backbone.method`` of this run."""
+        return dict(type=self.row.method, **method_options(self.row.backbone, self.row.method, self.sizes))
 
 
 class PlanError(ValueError):

@@ -50,14 +50,18 @@ def headline(row: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def checks(rows: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """What the study must show, per task and backbone where both rows exist: (a) Fixed on the pretrained backbone
-    above Fixed on the random one, (b) Full above Fixed (pretrained); each gap compared with the larger seed spread
-    (sample std) of the two rows. ``clear`` is True when the gap exceeds twice that spread (and needs 2+ seeds)."""
+    """What the study must show, per task and backbone where both rows exist: (a) each method that also ran on the
+    random backbone (Fixed; HST on the ViT) above itself there, (b) Full above Fixed (pretrained); each gap compared
+    with the larger seed spread (sample std) of the two rows. ``clear`` is True when the gap exceeds twice that spread
+    (and needs 2+ seeds)."""
     out = []
+    random_methods = [r['method'] for r in rows if r['init'] == 'random']
+    pairs = [('pretraining' + ('' if method == 'Fixed' else f' ({method})'), (method, 'pretrained'),
+              (method, 'random')) for method in dict.fromkeys(random_methods)]
+    pairs.append(('full vs fixed', ('Full', 'pretrained'), ('Fixed', 'pretrained')))
     for task in TASKS:
         for backbone in ('swin-mini', 'vit-mini'):
-            for name, high, low in (('pretraining', ('Fixed', 'pretrained'), ('Fixed', 'random')),
-                                    ('full vs fixed', ('Full', 'pretrained'), ('Fixed', 'pretrained'))):
+            for name, high, low in pairs:
                 a, b = find(rows, task, backbone, *high), find(rows, task, backbone, *low)
                 if not a or not b or a['status'] != 'ok' or b['status'] != 'ok':
                     continue
@@ -81,7 +85,12 @@ def to_markdown(rows: Sequence[Dict[str, Any]], meta: Dict[str, Any]) -> str:
     lines = [f'Transfer study, {meta["date"]}, {meta["machine"]}; {meta["mode"]} mode, {meta["minutes"]:.0f} min of runs '
              f'(`{meta["command"]}`). Each metric is the mean ± sample standard deviation over the seeds listed; peak '
              'memory (weights, optimizer state and the peak of one training step) and the median step time (each the '
-             'median over seeds) are ratios to Full on the same task and backbone, measured in this run.', '',
+             'median over seeds) are ratios to Full on the same task and backbone, measured in this run.'
+             + ''.join(f' Pretrained {backbone}: `{path}` (not the shipped release).'
+                       for backbone, path in sorted(meta.get('pretrained', {}).items()))
+             + (' Method sizes proportional to the backbone (`--sizes proportional`: each width option scaled by the '
+                'small backbone\'s width over the reference backbone\'s, mmpetl/study/plan.py).'
+                if meta.get('sizes') == 'proportional' else ''), '',
              summary_markdown(rows), '']
     for task_name, task in TASKS.items():
         task_rows = [r for r in rows if r['task'] == task_name]

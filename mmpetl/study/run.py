@@ -4,13 +4,14 @@ import copy
 import os.path as osp
 import statistics
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import torch
 from mmengine.config import Config
 
 from ..benchmark.measure import cpu_allocated_during, release_memory, tensor_bytes
 from ..engine.hooks import LastMetricsHook
+from ..models.small_backbones import SMALL_BACKBONES, library_checkpoint
 from ..utils.params import count_parameters
 from .plan import ROOT, TASKS, Run, config_path
 
@@ -31,12 +32,27 @@ class StudyProbe(LastMetricsHook):
         self.iter_times.append(time.perf_counter() - self._start)
 
 
-def run_config(run: Run, work_dir: str, data_root: str) -> Config:
+def pretrained_checkpoint(configured: str, backbone: str, release: str) -> str:
+    """The file of ``release`` (another pretraining of ``backbone``, published as ``tools/misc/pretrain_backbone.py``
+    publishes) that stands for ``configured``, a config's checkpoint of the shipped release: the release itself or
+    its file for the library whose backbone the config loads it into (``_mmseg.pth``)."""
+    shipped = SMALL_BACKBONES[backbone]['release']
+    for library in SMALL_BACKBONES[backbone]['libraries']:
+        if osp.normpath(configured) == osp.normpath(library_checkpoint(shipped, library)):
+            return library_checkpoint(release, library)
+    if osp.normpath(configured) != osp.normpath(shipped):
+        raise ValueError(f'the config loads {configured!r}, which is not a file of the shipped {backbone} release '
+                         f'{shipped!r}: cannot tell which file of {release!r} stands for it')
+    return release
+
+
+def run_config(run: Run, work_dir: str, data_root: str, releases: Optional[Dict[str, str]] = None) -> Config:
     """The task's config for ``run``: its method, seed, iterations and initialisation, its dataset under
-    ``data_root``, the checkpoint from the repository; nothing else changes."""
+    ``data_root``, the checkpoint from the repository (or, for a backbone in ``releases``, that release's file);
+    nothing else changes."""
     task = TASKS[run.task]
     cfg = Config.fromfile(config_path(task, run.row.backbone))
-    cfg.model.backbone.method = dict(type=run.row.method)
+    cfg.model.backbone.method = run.method_cfg
     cfg.merge_from_dict(task.overrides.get((run.row.backbone, run.row.method), {}))
     root = osp.join(osp.abspath(data_root), task.folder) + '/'
     for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
@@ -47,6 +63,9 @@ def run_config(run: Run, work_dir: str, data_root: str) -> Config:
     init_cfg = cfg.model.backbone.backbone.get('init_cfg')
     if run.row.init == 'random':
         cfg.model.backbone.backbone.init_cfg = None
+    elif init_cfg and releases and run.row.backbone in releases:
+        init_cfg.checkpoint = osp.abspath(pretrained_checkpoint(init_cfg.checkpoint, run.row.backbone,
+                                                                releases[run.row.backbone]))
     elif init_cfg and not osp.isabs(init_cfg.checkpoint) and '://' not in init_cfg.checkpoint:
         init_cfg.checkpoint = osp.join(ROOT, init_cfg.checkpoint)  # from any working directory
     cfg.work_dir = work_dir
@@ -88,20 +107,21 @@ def peak_step_bytes(runner) -> Dict[str, int]:
                 peak_bytes=weights + state + during)
 
 
-def execute(run: Run, work_dir: str, data_root: str) -> Dict[str, Any]:
-    """Train and evaluate ``run`` on the datasets under ``data_root``; returns its record (metrics, parameters,
-    time, memory)."""
+def execute(run: Run, work_dir: str, data_root: str, releases: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """Train and evaluate ``run`` on the datasets under ``data_root`` (the pretrained backbones of ``releases``
+    where given); returns its record (metrics, parameters, time, memory)."""
     from mmengine.runner import Runner
     task = TASKS[run.task]
     start = time.time()
-    cfg = run_config(run, work_dir, data_root)
+    cfg = run_config(run, work_dir, data_root, releases)
     runner = Runner.from_cfg(cfg)
     probe = StudyProbe()
     runner.register_hook(probe)
     runner.train()
     backbone = runner.model.backbone
     record = dict(key=run.key, task=run.task, backbone=run.row.backbone, method=run.row.method, init=run.row.init,
-                  label=run.row.label, seed=run.seed, max_iters=run.max_iters, status='ok',
+                  label=run.row.label, seed=run.seed, max_iters=run.max_iters, sizes=run.sizes,
+                  method_cfg=run.method_cfg, status='ok',
                   metrics={k: float(probe.metrics[k]) * task.scale for k, _ in task.metrics},
                   backbone_trainable=count_parameters(backbone)['trainable'],
                   backbone_total=count_parameters(backbone)['total'],

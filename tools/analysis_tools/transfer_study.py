@@ -1,22 +1,26 @@
 """The transfer study: every PETL method fine-tunes mmpetl's small pretrained backbones on the same downstream tasks,
 with the same schedule, data and seeds, through the real Runners and metrics; the results side by side.
 
-Tasks (configs/transfer/; datasets generated under --data-root when absent):
-    cls     classification of 6 shape classes unseen in pretraining (mmpretrain, top-1)       headline: 3 seeds
+Tasks (configs/transfer/; datasets generated under --data-root when absent), each with seeds 0, 1 and 2:
+    cls     classification of 6 shape classes unseen in pretraining (mmpretrain, top-1)
     coco    instance segmentation on toy COCO (mmdet Mask R-CNN, box / mask AP)
     ade20k  semantic segmentation on toy ADE20K (mmseg UperNet, mIoU)
 Rows: swin-mini with Full, Fixed, Mona, E3VA, LoRA, Adapter, AdaptFormer, LoRand, BitFit, LNTune, Partial1, CoLin;
 vit-mini with Full, Fixed, HST, Mona, LoRA, CoLin (on coco and ade20k only HST: a plain ViT has one map); and
-Fixed@random on each (Fixed on the randomly initialised backbone: what pretraining brings).
+Fixed@random on each, HST@random on vit-mini (on the randomly initialised backbone: what pretraining brings).
+--sizes proportional runs the variant whose method widths are scaled to the small backbones.
 
 Writes <out-dir>/transfer_study.{md,json,png}: per task the metric (mean ± std over seeds), the trainable backbone
 parameters, and peak memory and step time as ratios to Full measured in the same run; the plot shows the metric
 against the trainable parameters. Results are saved after every run: --resume continues an interrupted study.
 
 Examples:
-    python tools/analysis_tools/transfer_study.py                      # the whole study (about 40 min on 2 cores)
-    python tools/analysis_tools/transfer_study.py --quick              # a few rows, shorter schedules (4.4 min)
+    python tools/analysis_tools/transfer_study.py                      # the whole study (about 2 h on 2 cores)
+    python tools/analysis_tools/transfer_study.py --quick              # a few rows, shorter schedules, one seed
     python tools/analysis_tools/transfer_study.py --tasks cls --methods Full Fixed Mona --seeds 0 1 2 3 4
+    python tools/analysis_tools/transfer_study.py --sizes proportional --out-dir work_dirs/transfer_proportional
+    python tools/analysis_tools/transfer_study.py --tasks coco --methods Fixed Fixed@random \\
+        --pretrained swin-mini=work_dirs/candidate/swin.pth            # another pretraining, side by side
 """
 import argparse
 import datetime
@@ -41,8 +45,8 @@ def parse_args(argv=None):
                         help='methods (default: the study\'s list per backbone); METHOD@random for the random init')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
                         help='seeds of the headline task (default 0 1 2)')
-    parser.add_argument('--other-seeds', nargs='+', type=int, default=[0],
-                        help='seeds of the other tasks (default 0)')
+    parser.add_argument('--other-seeds', nargs='+', type=int,
+                        help='seeds of the other tasks (default: those of --seeds)')
     parser.add_argument('--headline', default='cls', help='the task run with --seeds (default cls)')
     parser.add_argument('--iters-scale', type=float, default=1.0,
                         help='scale every task\'s schedule (default 1: the configs\' iterations)')
@@ -55,12 +59,26 @@ def parse_args(argv=None):
                         help='where transfer_study.{md,json,png} go (default work_dirs/transfer_study)')
     parser.add_argument('--work-dir', help='the runs\' logs (default <out-dir>/runs)')
     parser.add_argument('--resume', action='store_true',
-                        help='keep the runs already in <out-dir>/transfer_study.json and run only the others')
+                        help='keep the runs already in <out-dir>/transfer_study.json (those this command does not '
+                        'plan too) and run only the others')
+    parser.add_argument('--sizes', choices=['default', 'proportional'], default='default',
+                        help='method sizes: mmpetl\'s defaults (set for Swin-B/ViT-B), or each width option '
+                        '(bottleneck, rank, inner width) scaled by the small backbone\'s width over the reference backbone\'s '
+                        '(swin-mini x 3/16, vit-mini x 1/8; mmpetl/study/plan.py); default: default')
+    parser.add_argument('--pretrained', nargs='+', metavar='BACKBONE=RELEASE', default=[],
+                        help='another pretraining of a backbone (a .pth published by tools/misc/pretrain_backbone.py, '
+                        'with its library files beside it) instead of the shipped one, to compare pretrainings')
     args = parser.parse_args(argv)
+    if args.other_seeds is None:
+        args.other_seeds = list(args.seeds)
     if args.quick:
         args.seeds, args.other_seeds, args.iters_scale = args.seeds[:1], args.other_seeds[:1], args.iters_scale / 3
     if not 0 < args.iters_scale <= 10:
         parser.error(f'--iters-scale must be in (0, 10]; got {args.iters_scale}')
+    try:
+        args.releases = parse_releases(args.pretrained)
+    except ValueError as err:
+        parser.error(str(err))
     try:
         args.runs, args.skipped = make_plan(args)
     except ValueError as err:
@@ -85,7 +103,7 @@ def make_plan(args):
         else:
             specs = (QUICK_METHODS if args.quick else DEFAULT_METHODS)[backbone]
         rows += [Row.parse(backbone, spec) for spec in specs]
-    check_methods(rows)
+    check_methods(rows, args.sizes)
     runs, skipped = [], []
     for task_name in args.tasks:
         task = TASKS[task_name]
@@ -96,12 +114,33 @@ def make_plan(args):
                                     label=row.label, status='n/a', reason=NOT_FITTING, seed=None))
                 continue
             iters = max(2, round(config_iters(task_name, row.backbone) * args.iters_scale))
-            runs += [Run(task_name, row, seed, iters) for seed in seeds]
+            runs += [Run(task_name, row, seed, iters, args.sizes) for seed in seeds]
     if not runs:
         raise PlanError('nothing to run: the chosen tasks cannot take the chosen methods on the chosen backbones ('
                         + NOT_FITTING + ')')
     check_inputs(runs, args.data_root)
     return runs, skipped
+
+
+def parse_releases(specs):
+    """``['swin-mini=FILE', ...]`` -> ``{'swin-mini': absolute FILE}``; every file of each release must exist."""
+    from mmpetl.models.small_backbones import SMALL_BACKBONES, library_checkpoint
+    from mmpetl.study.plan import PlanError
+    releases = {}
+    for spec in specs:
+        backbone, sep, path = spec.partition('=')
+        if not sep or not path:
+            raise PlanError(f'--pretrained {spec!r}: give BACKBONE=RELEASE, as swin-mini=checkpoints/x.pth')
+        if backbone not in SMALL_BACKBONES:
+            raise PlanError(f'--pretrained {spec!r}: unknown backbone {backbone!r}; valid choices: '
+                            f'{", ".join(sorted(SMALL_BACKBONES))}')
+        path = osp.abspath(path)
+        for library in ('mmpretrain', ) + tuple(SMALL_BACKBONES[backbone]['libraries']):
+            if not osp.isfile(library_checkpoint(path, library)):
+                raise PlanError(f'--pretrained {spec!r}: {library_checkpoint(path, library)} is missing (make the '
+                                f'release with `python tools/misc/pretrain_backbone.py {backbone} --out ...`)')
+        releases[backbone] = path
+    return releases
 
 
 def config_iters(task: str, backbone: str) -> int:
@@ -111,19 +150,20 @@ def config_iters(task: str, backbone: str) -> int:
     return Config.fromfile(config_path(TASKS[task], backbone)).train_cfg.max_iters
 
 
-def check_methods(rows) -> None:
+def check_methods(rows, sizes: str = 'default') -> None:
     """Every method is known, its initialisation is 'pretrained' or 'random', and it attaches to its backbone
     (checked by building the PETL backbone of the first task's config, without weights)."""
     from mmengine.config import Config
 
     from mmpetl.models.petl_backbone import available_methods, build_petl_backbone
-    from mmpetl.study.plan import TASKS, PlanError, check_choice, config_path
+    from mmpetl.study.plan import TASKS, PlanError, check_choice, config_path, method_options
     check_choice('method', sorted({row.method for row in rows}), available_methods())
     check_choice('initialisation (METHOD@INIT)', sorted({row.init for row in rows}), ['pretrained', 'random'])
     for row in rows:
         backbone = Config.fromfile(config_path(TASKS['cls'], row.backbone)).model.backbone
         try:
-            build_petl_backbone(backbone=backbone.backbone, method=dict(type=row.method))
+            build_petl_backbone(backbone=backbone.backbone,
+                                method=dict(type=row.method, **method_options(row.backbone, row.method, sizes)))
         except (ValueError, TypeError) as err:
             raise PlanError(f'method {row.method} cannot attach to {row.backbone}: {str(err).splitlines()[0]}') \
                 from None
@@ -181,14 +221,18 @@ def main(argv=None):
         with open(json_path) as f:
             previous = json.load(f)
         done = {rec['key']: rec for rec in previous['runs'] if rec['status'] == 'ok'}
-    records = []
+    planned = {run.key for run in args.runs}
+    # runs of the study that this command does not plan (another --methods, --tasks, ...) are kept as they are
+    records = [rec for rec in previous.get('runs', []) if 'key' in rec and rec['key'] not in planned]
     start = time.time()
     todo = [run for run in args.runs if run.key not in done]
     print(f'[study] {len(args.runs)} runs ({len(args.runs) - len(todo)} already done), '
           f'{len(args.skipped)} rows n/a; results in {args.out_dir}', flush=True)
     meta = dict(date=datetime.date.today().isoformat(), machine=machine(), command='python '
                 + ' '.join([osp.relpath(__file__, ROOT)] + (sys.argv[1:] if argv is None else list(argv))),
-                mode='quick' if args.quick else 'full', minutes=0.0)
+                mode='quick' if args.quick else 'full', sizes=args.sizes, minutes=0.0)
+    if args.releases:
+        meta['pretrained'] = {backbone: osp.relpath(path, ROOT) for backbone, path in args.releases.items()}
     if previous:  # the study that made the runs kept; this command only adds to it
         meta.update(date=previous['meta']['date'], command=previous['meta']['command'],
                     resumed_by=meta['command'])
@@ -204,12 +248,12 @@ def main(argv=None):
         print(f'[study] ({count}/{len(todo)}{eta}) {run.task} / {run.row.backbone} / {run.row.label} / seed '
               f'{run.seed} / {run.max_iters} iterations', flush=True)
         try:
-            rec = execute(run, osp.join(work_dir, run.key.replace('/', '_')), args.data_root)
+            rec = execute(run, osp.join(work_dir, run.key.replace('/', '_')), args.data_root, args.releases)
         except Exception as err:  # noqa: BLE001 -- one failed run is reported, the study goes on
             reason = f'{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ""}'
             print(f'[study]     FAILED: {reason}', flush=True)
             rec = dict(key=run.key, task=run.task, backbone=run.row.backbone, method=run.row.method,
-                       init=run.row.init, label=run.row.label, seed=run.seed, max_iters=run.max_iters,
+                       init=run.row.init, label=run.row.label, seed=run.seed, max_iters=run.max_iters, sizes=run.sizes,
                        status='failed', reason=reason)
         else:
             task = TASKS[run.task]
