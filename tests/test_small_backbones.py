@@ -57,8 +57,8 @@ def test_files_are_small_and_match_their_recorded_sha256(backbone):
     if info.get('upstream', 'shapes48') == 'shapes48':
         assert info['upstream_top1'] > 5 * 100 / 48  # well above chance (100 / 48 %)
         assert any(k.startswith('head.') for k in state['state_dict'])  # the release is the whole classifier
-    else:  # scenes: well above labelling every pixel background (mIoU 100 / 9 % at most)
-        assert info['upstream'] == 'scenes' and info['upstream_miou'] > 3 * 100 / 9
+    else:  # scenes: above labelling every pixel background, whose mIoU is at most 100 / 9 %
+        assert info['upstream'] == 'scenes' and info['upstream_miou'] > 100 / 9
         assert any(k.startswith('decode_head.') for k in state['state_dict'])  # the whole segmentor
 
 

@@ -1,6 +1,6 @@
 """The demo: Mona fine-tunes mmpetl's small pretrained Swin (Cascade Mask R-CNN) on toy COCO data on the CPU.
 
-The backbone is the shipped checkpoints/swin-mini_shapes48-64px.pth (pretrained on a generated upstream task by
+The backbone is the shipped checkpoints/swin-mini_scenes-128px.pth (pretrained on a generated upstream task by
 tools/misc/pretrain_backbone.py) and stays frozen; Mona's adapters, the neck and the heads train. The demo generates
 the toy dataset if it is missing, trains with mmengine's Runner for the config's iterations, prints the
 trainable/total parameter summary and the final COCO bbox/segm mAP (mmdet's CocoMetric), and saves a picture of the

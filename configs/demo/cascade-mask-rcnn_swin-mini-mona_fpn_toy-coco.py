@@ -1,8 +1,9 @@
-# The demo: Mona fine-tunes the shipped small pretrained Swin (checkpoints/swin-mini_shapes48-64px.pth, made by
-# tools/misc/pretrain_backbone.py on 48 generated shape x texture classes) for instance segmentation on toy COCO
-# (rectangles, ellipses, triangles; `python tools/misc/make_toy_data.py coco data/toy_coco`): Cascade Mask R-CNN with
-# narrow 4conv1fc GIoU heads, trained on the CPU, evaluated with mmdet's CocoMetric (bbox, segm). It is the transfer
-# study's toy-COCO task (configs/transfer/) with Mona and the demo's data. Run it with `make demo`.
+# The demo: Mona fine-tunes the shipped small pretrained Swin (checkpoints/swin-mini_scenes-128px.pth, made by
+# tools/misc/pretrain_backbone.py: semantic segmentation of generated scenes of 8 other shapes) for instance
+# segmentation on toy COCO (rectangles, ellipses, triangles; `python tools/misc/make_toy_data.py coco data/toy_coco`):
+# Cascade Mask R-CNN with narrow 4conv1fc GIoU heads, trained on the CPU, evaluated with mmdet's CocoMetric (bbox,
+# segm). It is the transfer study's toy-COCO task (configs/transfer/) with Mona and the demo's data. Run it with
+# `make demo`.
 _base_ = '../transfer/cascade-mask-rcnn_swin-mini_fpn_toy-coco.py'
 
 data_root = 'data/toy_coco/'

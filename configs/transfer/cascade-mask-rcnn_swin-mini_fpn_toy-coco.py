@@ -1,5 +1,5 @@
-# Transfer of the shipped small Swin (checkpoints/swin-mini_shapes48-64px.pth, pretrained on the 48-class
-# upstream shapes) to instance segmentation on toy COCO (rectangles, ellipses, triangles on dark noise, 128 px;
+# Transfer of the shipped small Swin (checkpoints/swin-mini_scenes-128px.pth, pretrained on the dense upstream
+# scenes) to instance segmentation on toy COCO (rectangles, ellipses, triangles on dark noise, 128 px;
 # `python tools/misc/make_toy_data.py coco ...`), with the project's COCO recipe at toy scale: Cascade Mask R-CNN with
 # 4conv1fc GIoU heads (narrowed to 64 channels, 128 RoIs per image), mmdet's CocoMetric (bbox, segm). It inherits the
 # real COCO config and changes only sizes, data, schedule and learning rate. The demo (configs/demo/) is this config
@@ -11,7 +11,7 @@ metainfo = dict(classes=('rectangle', 'ellipse', 'triangle'))
 num_classes = 3
 width = 64  # FPN and head width
 image_size = 128
-pretrained = 'checkpoints/swin-mini_shapes48-64px.pth'  # the mmpretrain release: mmdet's Swin keeps its backbone.* keys
+pretrained = 'checkpoints/swin-mini_scenes-128px.pth'  # the mmpretrain release: mmdet's Swin keeps its backbone.* keys
 
 _bbox_heads = [
     dict(

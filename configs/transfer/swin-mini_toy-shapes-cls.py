@@ -1,5 +1,5 @@
-# Transfer of the shipped small Swin (checkpoints/swin-mini_shapes48-64px.pth, pretrained on the 48-class upstream
-# shapes) to a classification task it has not seen: the toy shapes (rectangle, ellipse, triangle) filled or as
+# Transfer of the shipped small Swin (checkpoints/swin-mini_scenes-128px.pth, pretrained on the dense upstream
+# scenes) to a classification task it has not seen: the toy shapes (rectangle, ellipse, triangle) filled or as
 # outlines, 6 classes, 50 training images per class, 64 px (`make_toy_imagenet(..., styles=('filled', 'outline'))`).
 # mmpretrain ImageClassifier; the method is the only thing the transfer study (tools/analysis_tools/
 # transfer_study.py) changes: model.backbone.method, and the seed.
@@ -12,7 +12,7 @@ _base_ = [
 data_root = 'data/transfer/toy_shapes_cls/'
 num_classes = 6
 image_size = 64
-pretrained = 'checkpoints/swin-mini_shapes48-64px.pth'  # the mmpretrain release: ImageClassifier keys
+pretrained = 'checkpoints/swin-mini_scenes-128px.pth'  # the mmpretrain release: ImageClassifier keys
 model = dict(
     type='ImageClassifier',
     backbone=dict(

@@ -1,4 +1,4 @@
-# Transfer of the shipped small Swin (checkpoints/swin-mini_shapes48-64px_mmseg.pth) to semantic segmentation on toy
+# Transfer of the shipped small Swin (checkpoints/swin-mini_scenes-128px_mmseg.pth) to semantic segmentation on toy
 # ADE20K (the toy shapes as ADE20K's first three classes, 128 px; `python tools/misc/make_toy_data.py ade20k ...`),
 # with the project's ADE20K recipe at toy scale: UperNet (narrowed), mmseg's IoUMetric. It inherits the real ADE20K
 # config and changes only sizes, data, schedule and learning rate; the transfer study changes model.backbone.method.
@@ -6,7 +6,7 @@ _base_ = '../_base_/upernet_swin-l_8xb2-160k_ade20k-512x512.py'
 
 data_root = 'data/transfer/toy_ade20k/'
 image_size = (128, 128)
-pretrained = 'checkpoints/swin-mini_shapes48-64px_mmseg.pth'
+pretrained = 'checkpoints/swin-mini_scenes-128px_mmseg.pth'
 channels = [24, 48, 96, 192]
 # ADE20KDataset accepts a subset of its classes: the toy labels 1..3 are ADE20K's first three classes
 metainfo = dict(classes=('wall', 'building', 'sky'), palette=[(220, 20, 60), (0, 128, 0), (0, 0, 142)])
@@ -15,7 +15,7 @@ model = dict(
     data_preprocessor=dict(size=image_size, mean=[127.5, 127.5, 127.5], std=[64.0, 64.0, 64.0]),
     backbone=dict(
         backbone=dict(
-            pretrain_img_size=64,
+            pretrain_img_size=128,
             embed_dims=24,
             depths=[2, 2, 6, 2],
             num_heads=[1, 2, 4, 8],

@@ -1,9 +1,9 @@
 # The toy-ADE20K transfer task of upernet_swin-mini_toy-ade20k.py with the shipped small plain ViT
-# (checkpoints/vit-mini-p8_shapes48-64px.pth, mmpretrain keys; configs/_base_/models/vit-mini.py) and HST, whose side
+# (checkpoints/vit-mini-p8_scenes-128px.pth, mmpretrain keys; configs/_base_/models/vit-mini.py) and HST, whose side
 # network gives UperNet its four maps (as in configs/_base_/upernet_vit-b-hst_8xb2-160k_ade20k-512x512.py).
 _base_ = ['./upernet_swin-mini_toy-ade20k.py', '../_base_/models/vit-mini.py']
 
-pretrained = 'checkpoints/vit-mini-p8_shapes48-64px.pth'
+pretrained = 'checkpoints/vit-mini-p8_scenes-128px.pth'
 model = dict(
     backbone=dict(_delete_=True, type='mmpetl.PETLBackbone', method=dict(type='HST'), backbone=dict(
         _base_.vit_mini, init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.'))),

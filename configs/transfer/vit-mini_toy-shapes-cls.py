@@ -1,10 +1,10 @@
 # The classification transfer task of swin-mini_toy-shapes-cls.py with the shipped small plain ViT
-# (checkpoints/vit-mini-p8_shapes48-64px.pth: patch 8, cls token; configs/_base_/models/vit-mini.py). The cls token
+# (checkpoints/vit-mini-p8_scenes-128px.pth: patch 8, cls token; configs/_base_/models/vit-mini.py). The cls token
 # feeds the linear head; HST replaces it by its pooled side-network output (the transfer study sets
 # method=dict(type='HST', out_type='pooled') and the neck's and head's widths to the side network's last width, 72).
 _base_ = ['./swin-mini_toy-shapes-cls.py', '../_base_/models/vit-mini.py']
 
-pretrained = 'checkpoints/vit-mini-p8_shapes48-64px.pth'
+pretrained = 'checkpoints/vit-mini-p8_scenes-128px.pth'
 model = dict(
     backbone=dict(backbone=dict(
         _base_.vit_mini, _delete_=True, out_type='cls_token', with_cls_token=True,

@@ -23,8 +23,8 @@ CHECKPOINT_DIR = osp.join(ROOT, 'checkpoints')
 
 #: name -> the mmpretrain release (relative to the repository) and the libraries that get a backbone file of their own
 SMALL_BACKBONES = {
-    'swin-mini': dict(release='checkpoints/swin-mini_shapes48-64px.pth', libraries=('mmseg', )),
-    'vit-mini': dict(release='checkpoints/vit-mini-p8_shapes48-64px.pth', libraries=('mmseg', )),
+    'swin-mini': dict(release='checkpoints/swin-mini_scenes-128px.pth', libraries=('mmseg', )),
+    'vit-mini': dict(release='checkpoints/vit-mini-p8_scenes-128px.pth', libraries=('mmseg', )),
 }
 
 
