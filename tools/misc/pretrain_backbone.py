@@ -18,7 +18,7 @@ Backbones:
 
 Examples:
     python tools/misc/pretrain_backbone.py swin-mini        # writes checkpoints/swin-mini_scenes-128px*.pth
-    python tools/misc/pretrain_backbone.py vit-mini --max-iters 2000
+    python tools/misc/pretrain_backbone.py vit-mini         # writes checkpoints/vit-mini-p8_scenes-128px*.pth
     python tools/misc/pretrain_backbone.py swin-mini --upstream shapes48    # checkpoints/swin-mini_shapes48-64px*.pth
     python tools/misc/pretrain_backbone.py swin-mini --out /tmp/x.pth --max-iters 2 --num-train 2   # a smoke test
 """
