@@ -79,7 +79,14 @@ def test_proportional_sizes_scale_the_width_options(tmp_path):
     assert cfgs['cls', 'vit-mini', 'HST'] == dict(type='HST') and cfgs['cls', 'swin-mini', 'BitFit'] == dict(
         type='BitFit')
     run = next(r for r in args.runs if r.row.method == 'Mona' and r.row.backbone == 'swin-mini')
-    assert run.key.endswith('/proportional')
+    assert run.key.endswith('/proportional') and run.label == 'Mona (bottleneck 12)'
+    # a run that is the same at both sizes keeps its key and label: a proportional study reuses the default one's
+    same = next(r for r in args.runs if r.row.method == 'Fixed' and r.row.init == 'random' and r.seed == 0)
+    default = _tool().parse_args(['--data-root', str(tmp_path)])
+    assert same.key in {r.key for r in default.runs} and same.label == 'Fixed (random init)'
+    assert {r.key for r in args.runs} & {r.key for r in default.runs} == {
+        r.key for r in default.runs if r.row.method not in ('Mona', 'E3VA', 'LoRA', 'Adapter', 'AdaptFormer',
+                                                            'LoRand', 'CoLin')}
     assert run_config(run, str(tmp_path / 'w'), str(tmp_path)).model.backbone.method == dict(type='Mona',
                                                                                           bottleneck=12)
 
@@ -138,6 +145,18 @@ def test_short_study_on_every_task(tmp_path, capsys, monkeypatch):
     # resume: every run is already there, nothing trains again
     assert tool.main(argv + ['--resume']) == 0
     assert '12 runs (12 already done)' in capsys.readouterr().out
+
+    # the proportional variant resumed from it: only Mona (the one method with a width) trains again, and the table
+    # shows both of its sizes
+    assert tool.main(argv + ['--resume', '--sizes', 'proportional']) == 0
+    assert '12 runs (8 already done)' in capsys.readouterr().out
+    result = json.load(open(out / 'transfer_study.json'))
+    assert len(result['runs']) == 12 + 4
+    cls_rows = {r['label']: r for r in result['rows'] if r['task'] == 'cls'}
+    assert set(cls_rows) == {'Full', 'Mona', 'Mona (bottleneck 12)', 'Fixed (random init)'}
+    assert cls_rows['Mona (bottleneck 12)']['backbone_trainable'] < cls_rows['Mona']['backbone_trainable']
+    markdown = (out / 'transfer_study.md').read_text()
+    assert '| swin-mini | Mona |' in markdown and '| swin-mini | Mona (bottleneck 12) |' in markdown
     assert json.load(open(out / 'transfer_study.json'))['runs'] == result['runs']
     # a resumed command that plans fewer rows keeps the others' runs
     fewer = [a for a in argv if a not in ('Mona', 'Fixed@random')]

@@ -7,6 +7,7 @@ backbones of :mod:`mmpetl.models.small_backbones`) or ``random`` (the same backb
 pretraining brings). A *run* is a task, a row and a seed. Every run of a task uses the same config, data, schedule,
 optimizer and learning rate; only ``model.backbone.method`` (and, for ``random``, the backbone's ``init_cfg``) differ.
 """
+import functools
 import os.path as osp
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -129,14 +130,29 @@ class Run:
     sizes: str = 'default'
 
     @property
+    def options(self) -> Dict[str, int]:
+        """The method options that ``sizes`` sets (none where the run is the same at every size)."""
+        return method_options(self.row.backbone, self.row.method, self.sizes)
+
+    @property
     def key(self) -> str:
+        """The run's name in the study's JSON. A run whose method is the same at every size (Full, Fixed, BitFit,
+        HST, ...) has one key for all sizes: a study of other sizes resumed from this one reuses it."""
         key = f'{self.task}/{self.row.backbone}/{self.row.method}@{self.row.init}/seed{self.seed}/{self.max_iters}it'
-        return key if self.sizes == 'default' else f'{key}/{self.sizes}'
+        return f'{key}/{self.sizes}' if self.options else key
+
+    @property
+    def label(self) -> str:
+        """The row's label with the options that ``sizes`` sets: ``Mona (bottleneck 12)``, ``Mona (bottleneck 12,
+        random init)``; ``Row.label`` where it sets none."""
+        parts = [f'{name} {value}' for name, value in self.options.items()]
+        parts += ['random init'] if self.row.init == 'random' else []
+        return f'{self.row.method} ({", ".join(parts)})' if parts else self.row.method
 
     @property
     def method_cfg(self) -> Dict:
         """``model.backbone.method`` of this run."""
-        return dict(type=self.row.method, **method_options(self.row.backbone, self.row.method, self.sizes))
+        return dict(type=self.row.method, **self.options)
 
 
 class PlanError(ValueError):
@@ -163,3 +179,24 @@ def row_fits(task: Task, row: Row) -> bool:
 
 def config_path(task: Task, backbone: str) -> str:
     return osp.join(ROOT, task.configs[backbone])
+
+
+@functools.lru_cache(maxsize=None)
+def task_config(task: str, backbone: str):
+    """The config of ``task`` on ``backbone`` as the repository has it, read once per process: the plan's checks
+    read it many times (shared: read it, never change it; a run changes a config of its own)."""
+    from mmengine.config import Config
+    return Config.fromfile(config_path(TASKS[task], backbone))
+
+
+@functools.lru_cache(maxsize=None)
+def attach_problem(backbone: str, method: str, sizes: str = 'default') -> Optional[str]:
+    """None when ``method`` (with the options of ``sizes``) attaches to ``backbone``, else why not: the PETL backbone
+    of the cls task's config is built, without weights, once per process for each backbone, method and sizes."""
+    from ..models.petl_backbone import build_petl_backbone
+    try:
+        build_petl_backbone(backbone=task_config('cls', backbone).model.backbone.backbone,
+                            method=dict(type=method, **method_options(backbone, method, sizes)))
+    except (ValueError, TypeError) as err:
+        return str(err).splitlines()[0]
+    return None

@@ -8,16 +8,17 @@ from .plan import TASKS
 
 
 def aggregate(records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """One row per (task, backbone, method, init), in the order first seen: metric means, sample std over seeds
-    (0 for one seed), seeds, parameters, and peak memory and step time as ratios to Full on the same task and
-    backbone (medians over seeds: a run slowed by something else on the machine does not move them)."""
-    groups: Dict[Tuple[str, str, str, str], List[Dict[str, Any]]] = {}
+    """One row per (task, backbone, method, init, label), in the order first seen (the label tells a method's sizes
+    apart: ``Mona``, ``Mona (bottleneck 12)``): metric means, sample std over seeds (0 for one seed), seeds,
+    parameters, and peak memory and step time as ratios to Full on the same task and backbone (medians over seeds: a
+    run slowed by something else on the machine does not move them)."""
+    groups: Dict[Tuple[str, str, str, str, str], List[Dict[str, Any]]] = {}
     for rec in records:
-        groups.setdefault((rec['task'], rec['backbone'], rec['method'], rec['init']), []).append(rec)
+        groups.setdefault((rec['task'], rec['backbone'], rec['method'], rec['init'], rec['label']), []).append(rec)
     rows = []
-    for (task, backbone, method, init), recs in groups.items():
+    for (task, backbone, method, init, label), recs in groups.items():
         ok = [r for r in recs if r['status'] == 'ok']
-        row = dict(task=task, backbone=backbone, method=method, init=init, label=recs[0]['label'],
+        row = dict(task=task, backbone=backbone, method=method, init=init, label=label,
                    status='ok' if ok else recs[0]['status'], reason=recs[0].get('reason'),
                    seeds=[r['seed'] for r in ok])
         if ok:
@@ -38,9 +39,12 @@ def aggregate(records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return rows
 
 
-def find(rows, task: str, backbone: str, method: str, init: str = 'pretrained') -> Optional[Dict[str, Any]]:
+def find(rows, task: str, backbone: str, method: str, init: str = 'pretrained',
+         label: Optional[str] = None) -> Optional[Dict[str, Any]]:
+    """The first row of ``method`` with ``init`` on ``task`` and ``backbone`` (with ``label`` where given)."""
     for row in rows:
-        if (row['task'], row['backbone'], row['method'], row['init']) == (task, backbone, method, init):
+        if (row['task'], row['backbone'], row['method'], row['init']) == (task, backbone, method, init) and \
+                label in (None, row['label']):
             return row
     return None
 
@@ -88,8 +92,9 @@ def to_markdown(rows: Sequence[Dict[str, Any]], meta: Dict[str, Any]) -> str:
              'median over seeds) are ratios to Full on the same task and backbone, measured in this run.'
              + ''.join(f' Pretrained {backbone}: `{path}` (not the shipped release).'
                        for backbone, path in sorted(meta.get('pretrained', {}).items()))
-             + (' Method sizes proportional to the backbone (`--sizes proportional`: each width option scaled by the '
-                'small backbone\'s width over the reference backbone\'s, mmpetl/study/plan.py).'
+             + (' Method sizes proportional to the backbone where the label gives them (`--sizes proportional`: '
+                'each width option scaled by the small backbone\'s width over the reference backbone\'s, '
+                'mmpetl/study/plan.py); a method named alone has its default sizes.'
                 if meta.get('sizes') == 'proportional' else ''), '',
              summary_markdown(rows), '']
     for task_name, task in TASKS.items():
@@ -127,19 +132,19 @@ def to_markdown(rows: Sequence[Dict[str, Any]], meta: Dict[str, Any]) -> str:
 
 
 def summary_markdown(rows: Sequence[Dict[str, Any]]) -> str:
-    """One line per (backbone, method, init) across the tasks: the trainable backbone parameters and every task's
-    metrics (mean ± std where there are several seeds); "n/a" where the task's head does not fit."""
-    order: List[Tuple[str, str, str]] = []
+    """One line per (backbone, method, init, label) across the tasks: the trainable backbone parameters and every
+    task's metrics (mean ± std where there are several seeds); "n/a" where the task's head does not fit."""
+    order: List[Tuple[str, str, str, str]] = []
     for r in rows:
-        key = (r['backbone'], r['method'], r['init'])
+        key = (r['backbone'], r['method'], r['init'], r['label'])
         if key not in order:
             order.append(key)
     tasks = [t for t in TASKS if any(r['task'] == t for r in rows)]
     columns = [(t, key, f'{t}: {title}') for t in tasks for key, title in TASKS[t].metrics]
     lines = ['| backbone | method | trainable backbone params | ' + ' | '.join(c[2] for c in columns) + ' |',
              '|---|---|---:|' + '---:|' * len(columns)]
-    for backbone, method, init in order:
-        found = {t: find(rows, t, backbone, method, init) for t in tasks}
+    for backbone, method, init, label in order:
+        found = {t: find(rows, t, backbone, method, init, label) for t in tasks}
         ok = [r for r in found.values() if r and r['status'] == 'ok']
         if not ok:
             continue

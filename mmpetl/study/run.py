@@ -120,7 +120,7 @@ def execute(run: Run, work_dir: str, data_root: str, releases: Optional[Dict[str
     runner.train()
     backbone = runner.model.backbone
     record = dict(key=run.key, task=run.task, backbone=run.row.backbone, method=run.row.method, init=run.row.init,
-                  label=run.row.label, seed=run.seed, max_iters=run.max_iters, sizes=run.sizes,
+                  label=run.label, seed=run.seed, max_iters=run.max_iters, sizes=run.sizes,
                   method_cfg=run.method_cfg, status='ok',
                   metrics={k: float(probe.metrics[k]) * task.scale for k, _ in task.metrics},
                   backbone_trainable=count_parameters(backbone)['trainable'],

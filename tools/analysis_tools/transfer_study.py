@@ -8,7 +8,10 @@ Tasks (configs/transfer/; datasets generated under --data-root when absent), eac
 Rows: swin-mini with Full, Fixed, Mona, E3VA, LoRA, Adapter, AdaptFormer, LoRand, BitFit, LNTune, Partial1, CoLin;
 vit-mini with Full, Fixed, HST, Mona, LoRA, CoLin (on coco and ade20k only HST: a plain ViT has one map); and
 Fixed@random on each, HST@random on vit-mini (on the randomly initialised backbone: what pretraining brings).
---sizes proportional runs the variant whose method widths are scaled to the small backbones.
+--sizes proportional runs the variant whose method widths are scaled to the small backbones (labelled with them:
+"Mona (bottleneck 12)"). The runs of methods without a width (Full, Fixed, BitFit, HST, ...) are the same at both sizes
+and keep their key: resumed from a copy of the default study's JSON, the variant runs only the methods with widths and
+its table shows both sizes side by side.
 
 Writes <out-dir>/transfer_study.{md,json,png}: per task the metric (mean ± std over seeds), the trainable backbone
 parameters, and peak memory and step time as ratios to Full measured in the same run; the plot shows the metric
@@ -18,7 +21,8 @@ Examples:
     python tools/analysis_tools/transfer_study.py                      # the whole study (about 2 h on 2 cores)
     python tools/analysis_tools/transfer_study.py --quick              # a few rows, shorter schedules, one seed
     python tools/analysis_tools/transfer_study.py --tasks cls --methods Full Fixed Mona --seeds 0 1 2 3 4
-    python tools/analysis_tools/transfer_study.py --sizes proportional --out-dir work_dirs/transfer_proportional
+    mkdir -p work_dirs/proportional && cp work_dirs/transfer_study/transfer_study.json work_dirs/proportional/
+    python tools/analysis_tools/transfer_study.py --sizes proportional --out-dir work_dirs/proportional --resume
     python tools/analysis_tools/transfer_study.py --tasks coco --methods Fixed Fixed@random \\
         --pretrained swin-mini=work_dirs/candidate/swin.pth            # another pretraining, side by side
 """
@@ -63,8 +67,8 @@ def parse_args(argv=None):
                         'plan too) and run only the others')
     parser.add_argument('--sizes', choices=['default', 'proportional'], default='default',
                         help='method sizes: mmpetl\'s defaults (set for Swin-B/ViT-B), or each width option '
-                        '(bottleneck, rank, inner width) scaled by the small backbone\'s width over the reference backbone\'s '
-                        '(swin-mini x 3/16, vit-mini x 1/8; mmpetl/study/plan.py); default: default')
+                        '(bottleneck, rank, inner width) scaled by the small backbone\'s width over the reference '
+                        'backbone\'s (swin-mini x 3/16, vit-mini x 1/8; mmpetl/study/plan.py); default: default')
     parser.add_argument('--pretrained', nargs='+', metavar='BACKBONE=RELEASE', default=[],
                         help='another pretraining of a backbone (a .pth published by tools/misc/pretrain_backbone.py, '
                         'with its library files beside it) instead of the shipped one, to compare pretrainings')
@@ -111,7 +115,8 @@ def make_plan(args):
         for row in rows:
             if not row_fits(task, row):
                 skipped.append(dict(task=task_name, backbone=row.backbone, method=row.method, init=row.init,
-                                    label=row.label, status='n/a', reason=NOT_FITTING, seed=None))
+                                    label=Run(task_name, row, 0, 0, args.sizes).label, status='n/a',
+                                    reason=NOT_FITTING, seed=None))
                 continue
             iters = max(2, round(config_iters(task_name, row.backbone) * args.iters_scale))
             runs += [Run(task_name, row, seed, iters, args.sizes) for seed in seeds]
@@ -144,40 +149,30 @@ def parse_releases(specs):
 
 
 def config_iters(task: str, backbone: str) -> int:
-    from mmengine.config import Config
-
-    from mmpetl.study.plan import TASKS, config_path
-    return Config.fromfile(config_path(TASKS[task], backbone)).train_cfg.max_iters
+    from mmpetl.study.plan import task_config
+    return task_config(task, backbone).train_cfg.max_iters
 
 
 def check_methods(rows, sizes: str = 'default') -> None:
     """Every method is known, its initialisation is 'pretrained' or 'random', and it attaches to its backbone
     (checked by building the PETL backbone of the first task's config, without weights)."""
-    from mmengine.config import Config
-
-    from mmpetl.models.petl_backbone import available_methods, build_petl_backbone
-    from mmpetl.study.plan import TASKS, PlanError, check_choice, config_path, method_options
+    from mmpetl.models.petl_backbone import available_methods
+    from mmpetl.study.plan import PlanError, attach_problem, check_choice
     check_choice('method', sorted({row.method for row in rows}), available_methods())
     check_choice('initialisation (METHOD@INIT)', sorted({row.init for row in rows}), ['pretrained', 'random'])
     for row in rows:
-        backbone = Config.fromfile(config_path(TASKS['cls'], row.backbone)).model.backbone
-        try:
-            build_petl_backbone(backbone=backbone.backbone,
-                                method=dict(type=row.method, **method_options(row.backbone, row.method, sizes)))
-        except (ValueError, TypeError) as err:
-            raise PlanError(f'method {row.method} cannot attach to {row.backbone}: {str(err).splitlines()[0]}') \
-                from None
+        problem = attach_problem(row.backbone, row.method, sizes)
+        if problem:
+            raise PlanError(f'method {row.method} cannot attach to {row.backbone}: {problem}')
 
 
 def check_inputs(runs, data_root: str) -> None:
     """The pretrained checkpoints exist; each dataset under ``data_root`` is complete or absent (then written)."""
-    from mmengine.config import Config
-
-    from mmpetl.study.plan import TASKS, PlanError, config_path, dataset_problem
+    from mmpetl.study.plan import TASKS, PlanError, dataset_problem, task_config
     for run in runs:
         if run.row.init != 'pretrained':
             continue
-        init_cfg = Config.fromfile(config_path(TASKS[run.task], run.row.backbone)).model.backbone.backbone.init_cfg
+        init_cfg = task_config(run.task, run.row.backbone).model.backbone.backbone.init_cfg
         checkpoint = osp.join(ROOT, init_cfg['checkpoint'])
         if not osp.isfile(checkpoint):
             raise PlanError(f'the pretrained {run.row.backbone} checkpoint {checkpoint} is missing: make it with '
@@ -245,7 +240,7 @@ def main(argv=None):
         eta = ''
         if count > 1:
             eta = f', about {(time.time() - start) / (count - 1) * (len(todo) - count + 1) / 60:.0f} min left'
-        print(f'[study] ({count}/{len(todo)}{eta}) {run.task} / {run.row.backbone} / {run.row.label} / seed '
+        print(f'[study] ({count}/{len(todo)}{eta}) {run.task} / {run.row.backbone} / {run.label} / seed '
               f'{run.seed} / {run.max_iters} iterations', flush=True)
         try:
             rec = execute(run, osp.join(work_dir, run.key.replace('/', '_')), args.data_root, args.releases)
@@ -253,7 +248,7 @@ def main(argv=None):
             reason = f'{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ""}'
             print(f'[study]     FAILED: {reason}', flush=True)
             rec = dict(key=run.key, task=run.task, backbone=run.row.backbone, method=run.row.method,
-                       init=run.row.init, label=run.row.label, seed=run.seed, max_iters=run.max_iters, sizes=run.sizes,
+                       init=run.row.init, label=run.label, seed=run.seed, max_iters=run.max_iters, sizes=run.sizes,
                        status='failed', reason=reason)
         else:
             task = TASKS[run.task]
