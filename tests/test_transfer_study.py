@@ -29,6 +29,9 @@ def _tool():
      "method E3VA cannot attach to vit-mini: PETLBackbone: method 'E3VA' does not support the backbone "
      'mmpretrain.VisionTransformer'),
     (['--tasks', 'coco', '--backbones', 'vit-mini', '--methods', 'Mona'], 'nothing to run'),
+    (['--backbones', 'swin-mini', '--methods', 'LoRand:bias_init'], 'give its options as METHOD:OPTION=VALUE'),
+    (['--backbones', 'swin-mini', '--methods', 'LoRand:nope=1'],
+     "method LoRand (nope 1) cannot attach to swin-mini: PETLBackbone: unknown option(s) 'nope'"),
     (['--iters-scale', '0'], '--iters-scale must be in (0, 10]'),
     (['--sizes', 'huge'], "invalid choice: 'huge'"),
     (['--pretrained', 'swin-mini'], "--pretrained 'swin-mini': give BACKBONE=RELEASE"),
@@ -89,6 +92,27 @@ def test_proportional_sizes_scale_the_width_options(tmp_path):
                                                             'LoRand', 'CoLin')}
     assert run_config(run, str(tmp_path / 'w'), str(tmp_path)).model.backbone.method == dict(type='Mona',
                                                                                           bottleneck=12)
+
+
+def test_method_options_of_a_row(tmp_path):
+    """METHOD:OPTION=VALUE rows: their own key and label, the options in the run's config; a row's option wins over
+    the one --sizes would set, and a run whose every sized option the row sets is the same run at both sizes."""
+    from mmpetl.study.run import run_config
+    argv = ['--tasks', 'cls', '--backbones', 'swin-mini', '--seeds', '0', '--data-root', str(tmp_path), '--methods',
+            'LoRand', 'LoRand:bias_init=zeros', 'Mona:bottleneck=8,dropout=0.0@random']
+    runs = {r.label: r for r in _tool().parse_args(argv).runs}
+    assert set(runs) == {'LoRand', 'LoRand (bias_init zeros)', 'Mona (bottleneck 8, dropout 0.0, random init)'}
+    assert runs['LoRand (bias_init zeros)'].key == 'cls/swin-mini/LoRand:bias_init=zeros@pretrained/seed0/150it'
+    assert runs['LoRand'].key == 'cls/swin-mini/LoRand@pretrained/seed0/150it'
+    mona = runs['Mona (bottleneck 8, dropout 0.0, random init)']
+    assert mona.method_cfg == dict(type='Mona', bottleneck=8, dropout=0.0) and mona.row.init == 'random'
+    assert run_config(runs['LoRand (bias_init zeros)'], str(tmp_path / 'w'), str(tmp_path)).model.backbone.method \
+        == dict(type='LoRand', bias_init='zeros')
+    proportional = {r.label: r for r in _tool().parse_args(argv + ['--sizes', 'proportional']).runs}
+    assert set(proportional) == {'LoRand (rank 2)', 'LoRand (rank 2, bias_init zeros)',
+                                 'Mona (bottleneck 8, dropout 0.0, random init)'}
+    assert proportional['Mona (bottleneck 8, dropout 0.0, random init)'].key == mona.key
+    assert proportional['LoRand (rank 2, bias_init zeros)'].key.endswith('/proportional')
 
 
 def test_another_pretraining_replaces_each_library_file(tmp_path):

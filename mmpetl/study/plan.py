@@ -7,10 +7,11 @@ backbones of :mod:`mmpetl.models.small_backbones`) or ``random`` (the same backb
 pretraining brings). A *run* is a task, a row and a seed. Every run of a task uses the same config, data, schedule,
 optimizer and learning rate; only ``model.backbone.method`` (and, for ``random``, the backbone's ``init_cfg``) differ.
 """
+import ast
 import functools
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..datasets import make_toy_ade20k, make_toy_coco, make_toy_imagenet
 
@@ -107,18 +108,38 @@ NOT_FITTING = ('a plain ViT gives one feature map; this task\'s neck needs four,
 
 @dataclass(frozen=True)
 class Row:
+    """A backbone, a method (with options of its own where given) and an initialisation."""
     backbone: str
     method: str  # a PETL method type
     init: str = 'pretrained'  # or 'random'
+    options: Tuple[Tuple[str, Any], ...] = ()  # method options set by the spec: (('bias_init', 'zeros'), )
 
     @property
     def label(self) -> str:
-        return self.method if self.init == 'pretrained' else f'{self.method} (random init)'
+        return Run('', self, 0, 0).label
 
     @classmethod
     def parse(cls, backbone: str, spec: str) -> 'Row':
+        """``METHOD[:OPTION=VALUE[,OPTION=VALUE...]][@INIT]``: ``Fixed@random``, ``LoRand:bias_init=zeros``,
+        ``Mona:bottleneck=8@random``. A value is read as a Python literal where it is one (``8``, ``0.1``), else as
+        a string."""
         method, _, init = spec.partition('@')
-        return cls(backbone, method, init or 'pretrained')
+        method, colon, given = method.partition(':')
+        options = []
+        for item in given.split(',') if colon else []:
+            name, equals, value = item.partition('=')
+            if not equals or not name or not value:
+                raise PlanError(f'method {spec!r}: give its options as METHOD:OPTION=VALUE[,OPTION=VALUE...], '
+                                'e.g. LoRand:bias_init=zeros')
+            try:
+                value = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                pass
+            value = tuple(value) if isinstance(value, list) else value
+            if not isinstance(value, (str, int, float, tuple, type(None))):
+                raise PlanError(f'method {spec!r}: option {name} must be a number, a string, a list or None')
+            options.append((name, value))
+        return cls(backbone, method, init or 'pretrained', tuple(options))
 
 
 @dataclass(frozen=True)
@@ -130,21 +151,30 @@ class Run:
     sizes: str = 'default'
 
     @property
-    def options(self) -> Dict[str, int]:
+    def size_options(self) -> Dict[str, int]:
         """The method options that ``sizes`` sets (none where the run is the same at every size)."""
         return method_options(self.row.backbone, self.row.method, self.sizes)
 
     @property
+    def options(self) -> Dict[str, Any]:
+        """Every method option of the run: those of ``sizes``, then the row's own (which win)."""
+        return dict(self.size_options, **dict(self.row.options))
+
+    @property
     def key(self) -> str:
         """The run's name in the study's JSON. A run whose method is the same at every size (Full, Fixed, BitFit,
-        HST, ...) has one key for all sizes: a study of other sizes resumed from this one reuses it."""
-        key = f'{self.task}/{self.row.backbone}/{self.row.method}@{self.row.init}/seed{self.seed}/{self.max_iters}it'
-        return f'{key}/{self.sizes}' if self.options else key
+        HST, ...; or whose row sets every option that sizes would) has one key for all sizes: a study of other sizes
+        resumed from this one reuses it."""
+        method = self.row.method + (':' + ','.join(f'{k}={v}' for k, v in self.row.options) if self.row.options
+                                    else '')
+        key = f'{self.task}/{self.row.backbone}/{method}@{self.row.init}/seed{self.seed}/{self.max_iters}it'
+        sized = set(self.size_options) - {name for name, _ in self.row.options}
+        return f'{key}/{self.sizes}' if sized else key
 
     @property
     def label(self) -> str:
-        """The row's label with the options that ``sizes`` sets: ``Mona (bottleneck 12)``, ``Mona (bottleneck 12,
-        random init)``; ``Row.label`` where it sets none."""
+        """The method with the options the run sets and its initialisation where random: ``Mona``, ``Mona
+        (bottleneck 12)``, ``LoRand (bias_init zeros)``, ``Fixed (random init)``."""
         parts = [f'{name} {value}' for name, value in self.options.items()]
         parts += ['random init'] if self.row.init == 'random' else []
         return f'{self.row.method} ({", ".join(parts)})' if parts else self.row.method
@@ -190,13 +220,13 @@ def task_config(task: str, backbone: str):
 
 
 @functools.lru_cache(maxsize=None)
-def attach_problem(backbone: str, method: str, sizes: str = 'default') -> Optional[str]:
-    """None when ``method`` (with the options of ``sizes``) attaches to ``backbone``, else why not: the PETL backbone
-    of the cls task's config is built, without weights, once per process for each backbone, method and sizes."""
+def attach_problem(row: Row, sizes: str = 'default') -> Optional[str]:
+    """None when the row's method (with its options and those of ``sizes``) attaches to its backbone, else why not:
+    the PETL backbone of the cls task's config is built, without weights, once per process for each row and sizes."""
     from ..models.petl_backbone import build_petl_backbone
     try:
-        build_petl_backbone(backbone=task_config('cls', backbone).model.backbone.backbone,
-                            method=dict(type=method, **method_options(backbone, method, sizes)))
+        build_petl_backbone(backbone=task_config('cls', row.backbone).model.backbone.backbone,
+                            method=Run('cls', row, 0, 0, sizes).method_cfg)
     except (ValueError, TypeError) as err:
         return str(err).splitlines()[0]
     return None

@@ -46,7 +46,9 @@ def parse_args(argv=None):
     parser.add_argument('--backbones', nargs='+', default=list(DEFAULT_METHODS),
                         help=f'backbones (default: {" ".join(DEFAULT_METHODS)})')
     parser.add_argument('--methods', nargs='+',
-                        help='methods (default: the study\'s list per backbone); METHOD@random for the random init')
+                        help='methods (default: the study\'s list per backbone); METHOD@random for the random init; '
+                        'METHOD:OPTION=VALUE[,OPTION=VALUE...] for a method with options of its own (a row of its '
+                        'own, labelled with them: LoRand:bias_init=zeros, Mona:bottleneck=8@random)')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
                         help='seeds of the headline task (default 0 1 2)')
     parser.add_argument('--other-seeds', nargs='+', type=int,
@@ -157,13 +159,13 @@ def check_methods(rows, sizes: str = 'default') -> None:
     """Every method is known, its initialisation is 'pretrained' or 'random', and it attaches to its backbone
     (checked by building the PETL backbone of the first task's config, without weights)."""
     from mmpetl.models.petl_backbone import available_methods
-    from mmpetl.study.plan import PlanError, attach_problem, check_choice
+    from mmpetl.study.plan import PlanError, Run, attach_problem, check_choice
     check_choice('method', sorted({row.method for row in rows}), available_methods())
     check_choice('initialisation (METHOD@INIT)', sorted({row.init for row in rows}), ['pretrained', 'random'])
     for row in rows:
-        problem = attach_problem(row.backbone, row.method, sizes)
+        problem = attach_problem(row, sizes)
         if problem:
-            raise PlanError(f'method {row.method} cannot attach to {row.backbone}: {problem}')
+            raise PlanError(f'method {Run("cls", row, 0, 0, sizes).label} cannot attach to {row.backbone}: {problem}')
 
 
 def check_inputs(runs, data_root: str) -> None:
