@@ -115,6 +115,26 @@ def test_method_options_of_a_row(tmp_path):
     assert proportional['LoRand (rank 2, bias_init zeros)'].key.endswith('/proportional')
 
 
+def test_cfg_options_change_every_run_and_a_resume_must_keep_them(tmp_path, capsys):
+    """--cfg-options: merged into every run's config before the run's own settings; a study resumed with other
+    --cfg-options (or another --pretrained) than its JSON records is refused before anything trains."""
+    from mmpetl.study.run import run_config
+    tool = _tool()
+    argv = ['--tasks', 'coco', '--backbones', 'swin-mini', '--methods', 'Fixed', '--seeds', '0',
+            '--data-root', str(tmp_path / 'data'), '--out-dir', str(tmp_path / 'out')]
+    args = tool.parse_args(argv + ['--cfg-options', 'model.neck.norm_cfg.type=GN', 'model.neck.norm_cfg.num_groups=8',
+                                   'model.backbone.method.type=Full'])
+    cfg = run_config(args.runs[0], str(tmp_path / 'w'), str(tmp_path), cfg_options=args.cfg_options)
+    assert cfg.model.neck.norm_cfg == dict(type='GN', num_groups=8)
+    assert cfg.model.backbone.method == dict(type='Fixed')  # the row wins
+    (tmp_path / 'out').mkdir()
+    (tmp_path / 'out' / 'transfer_study.json').write_text(json.dumps(dict(
+        meta=dict(cfg_options={'model.neck.norm_cfg.type': 'GN'}), runs=[], rows=None)))
+    assert tool.main(argv + ['--resume']) == 2
+    assert "was made with cfg_options {'model.neck.norm_cfg.type': 'GN'}, not {}" in capsys.readouterr().err
+    assert not (tmp_path / 'data').exists()  # nothing written, nothing trained
+
+
 def test_another_pretraining_replaces_each_library_file(tmp_path):
     """--pretrained: every run of that backbone loads the given release's file for its library (the release itself,
     or its _mmseg.pth beside it); the random rows stay random."""

@@ -46,12 +46,16 @@ def pretrained_checkpoint(configured: str, backbone: str, release: str) -> str:
     return release
 
 
-def run_config(run: Run, work_dir: str, data_root: str, releases: Optional[Dict[str, str]] = None) -> Config:
+def run_config(run: Run, work_dir: str, data_root: str, releases: Optional[Dict[str, str]] = None,
+               cfg_options: Optional[Dict[str, Any]] = None) -> Config:
     """The task's config for ``run``: its method, seed, iterations and initialisation, its dataset under
     ``data_root``, the checkpoint from the repository (or, for a backbone in ``releases``, that release's file);
-    nothing else changes."""
+    nothing else changes but ``cfg_options`` (the same for every run of a study, merged first: the run's own
+    settings win)."""
     task = TASKS[run.task]
     cfg = Config.fromfile(config_path(task, run.row.backbone))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
     cfg.model.backbone.method = run.method_cfg
     cfg.merge_from_dict(task.overrides.get((run.row.backbone, run.row.method), {}))
     root = osp.join(osp.abspath(data_root), task.folder) + '/'
@@ -107,13 +111,14 @@ def peak_step_bytes(runner) -> Dict[str, int]:
                 peak_bytes=weights + state + during)
 
 
-def execute(run: Run, work_dir: str, data_root: str, releases: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+def execute(run: Run, work_dir: str, data_root: str, releases: Optional[Dict[str, str]] = None,
+            cfg_options: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Train and evaluate ``run`` on the datasets under ``data_root`` (the pretrained backbones of ``releases``
-    where given); returns its record (metrics, parameters, time, memory)."""
+    where given, every config changed by ``cfg_options``); returns its record (metrics, parameters, time, memory)."""
     from mmengine.runner import Runner
     task = TASKS[run.task]
     start = time.time()
-    cfg = run_config(run, work_dir, data_root, releases)
+    cfg = run_config(run, work_dir, data_root, releases, cfg_options)
     runner = Runner.from_cfg(cfg)
     probe = StudyProbe()
     runner.register_hook(probe)

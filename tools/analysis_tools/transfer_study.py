@@ -25,6 +25,8 @@ Examples:
     python tools/analysis_tools/transfer_study.py --sizes proportional --out-dir work_dirs/proportional --resume
     python tools/analysis_tools/transfer_study.py --tasks coco --methods Fixed Fixed@random \\
         --pretrained swin-mini=work_dirs/candidate/swin.pth            # another pretraining, side by side
+    python tools/analysis_tools/transfer_study.py --tasks coco --out-dir work_dirs/fpn_bn \
+        --cfg-options model.neck.norm_cfg.type=BN                       # a variant of a task, for every row
 """
 import argparse
 import datetime
@@ -40,6 +42,8 @@ sys.path.insert(0, ROOT)
 
 
 def parse_args(argv=None):
+    from mmengine.config import DictAction
+
     from mmpetl.study.plan import DEFAULT_METHODS, TASKS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--tasks', nargs='+', default=list(TASKS), help=f'tasks (default: all of {", ".join(TASKS)})')
@@ -71,6 +75,10 @@ def parse_args(argv=None):
                         help='method sizes: mmpetl\'s defaults (set for Swin-B/ViT-B), or each width option '
                         '(bottleneck, rank, inner width) scaled by the small backbone\'s width over the reference '
                         'backbone\'s (swin-mini x 3/16, vit-mini x 1/8; mmpetl/study/plan.py); default: default')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={}, metavar='KEY=VALUE',
+                        help='change every run\'s config (merged before the run\'s own method, seed, schedule and '
+                        'data), e.g. model.neck.norm_cfg.type=GN model.neck.norm_cfg.num_groups=32: a variant of the '
+                        'tasks, the same for every row; give it its own --out-dir')
     parser.add_argument('--pretrained', nargs='+', metavar='BACKBONE=RELEASE', default=[],
                         help='another pretraining of a backbone (a .pth published by tools/misc/pretrain_backbone.py, '
                         'with its library files beside it) instead of the shipped one, to compare pretrainings')
@@ -205,6 +213,18 @@ def main(argv=None):
     from mmpetl.study.plan import TASKS, dataset_problem
     from mmpetl.study.run import execute
 
+    json_path = osp.join(args.out_dir, 'transfer_study.json')
+    previous = {}
+    if args.resume and osp.isfile(json_path):
+        with open(json_path) as f:
+            previous = json.load(f)
+    settings = study_settings(args)
+    for name, value in settings.items():  # what changes every run must be what the kept runs had
+        if previous and previous['meta'].get(name, {}) != value:
+            print(f'transfer_study.py: error: the study in {args.out_dir} was made with {name} '
+                  f'{previous["meta"].get(name, {})}, not {value}: resume it with the same, or give another '
+                  '--out-dir', file=sys.stderr)
+            return 2
     os.makedirs(args.out_dir, exist_ok=True)
     work_dir = args.work_dir or osp.join(args.out_dir, 'runs')
     for task_name in sorted({run.task for run in args.runs}):
@@ -212,12 +232,7 @@ def main(argv=None):
         if dataset_problem(task, args.data_root):
             print(f'[study] writing the {task_name} dataset to {osp.join(args.data_root, task.folder)}', flush=True)
             task.make_data(osp.join(args.data_root, task.folder))
-    json_path = osp.join(args.out_dir, 'transfer_study.json')
-    done, previous = {}, {}
-    if args.resume and osp.isfile(json_path):
-        with open(json_path) as f:
-            previous = json.load(f)
-        done = {rec['key']: rec for rec in previous['runs'] if rec['status'] == 'ok'}
+    done = {rec['key']: rec for rec in previous.get('runs', []) if rec['status'] == 'ok'}
     planned = {run.key for run in args.runs}
     # runs of the study that this command does not plan (another --methods, --tasks, ...) are kept as they are
     records = [rec for rec in previous.get('runs', []) if 'key' in rec and rec['key'] not in planned]
@@ -228,8 +243,7 @@ def main(argv=None):
     meta = dict(date=datetime.date.today().isoformat(), machine=machine(), command='python '
                 + ' '.join([osp.relpath(__file__, ROOT)] + (sys.argv[1:] if argv is None else list(argv))),
                 mode='quick' if args.quick else 'full', sizes=args.sizes, minutes=0.0)
-    if args.releases:
-        meta['pretrained'] = {backbone: osp.relpath(path, ROOT) for backbone, path in args.releases.items()}
+    meta.update({name: value for name, value in settings.items() if value})
     if previous:  # the study that made the runs kept; this command only adds to it
         meta.update(date=previous['meta']['date'], command=previous['meta']['command'],
                     resumed_by=meta['command'])
@@ -245,7 +259,8 @@ def main(argv=None):
         print(f'[study] ({count}/{len(todo)}{eta}) {run.task} / {run.row.backbone} / {run.label} / seed '
               f'{run.seed} / {run.max_iters} iterations', flush=True)
         try:
-            rec = execute(run, osp.join(work_dir, run.key.replace('/', '_')), args.data_root, args.releases)
+            rec = execute(run, osp.join(work_dir, run.key.replace('/', '_')), args.data_root, args.releases,
+                          args.cfg_options)
         except Exception as err:  # noqa: BLE001 -- one failed run is reported, the study goes on
             reason = f'{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ""}'
             print(f'[study]     FAILED: {reason}', flush=True)
@@ -273,6 +288,13 @@ def main(argv=None):
     if failed:
         print(f'[study] {len(failed)} run(s) failed (see above and the JSON): {", ".join(failed)}')
     return 1 if failed else 0
+
+
+def study_settings(args) -> dict:
+    """What changes every run of the study, as its JSON's meta records it."""
+    settings = dict(pretrained={backbone: osp.relpath(path, ROOT) for backbone, path in args.releases.items()},
+                    cfg_options=dict(args.cfg_options))
+    return json.loads(json.dumps(settings))  # as the JSON gives it back (tuples as lists)
 
 
 def write_json(path: str, meta, records, rows=None) -> None:
