@@ -21,7 +21,7 @@ import inspect
 import re
 from typing import List, Optional, Sequence, Tuple
 
-from torch import nn
+from torch import Tensor, nn
 
 from ..registry import MODELS, PETL_METHODS
 from .blocks import (ForwardRecord, class_path, make_petl_block, petl_subclass, spec_for, supported_blocks,
@@ -63,7 +63,22 @@ class PETLBackboneMixin:
     def forward(self, *args, **kwargs):
         # One record per call: what the modules record in this call stays in this call (re-entrant, thread-safe).
         with ForwardRecord() as record:
-            return self.petl_method.backbone_forward(self, record, super().forward, *args, **kwargs)
+            outs = self.petl_method.backbone_forward(self, record, super().forward, *args, **kwargs)
+        return contiguous_outputs(outs)
+
+
+def contiguous_outputs(outs):
+    """The backbone's outputs with every tensor contiguous (a tensor that already is stays the same object).
+
+    Feature maps made from tokens (mmpretrain's ViT ``featmap``, HST's side stages) are channels-last views, and convs
+    keep that layout down the neck. mmcv's ``RoIAlign`` reads its input as contiguous NCHW whatever its strides
+    (open-mmlab/mmcv#2203): fed a channels-last FPN level it returns wrong RoI features, silently, and every RoI head
+    of a two-stage detector learns from them."""
+    if isinstance(outs, Tensor):
+        return outs.contiguous()
+    if isinstance(outs, (tuple, list)):
+        return type(outs)(contiguous_outputs(o) for o in outs)
+    return outs
 
 
 def available_methods() -> List[str]:
