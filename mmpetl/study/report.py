@@ -93,7 +93,8 @@ def to_markdown(rows: Sequence[Dict[str, Any]], meta: Dict[str, Any]) -> str:
              + ''.join(f' Pretrained {backbone}: `{path}` (not the shipped release).'
                        for backbone, path in sorted(meta.get('pretrained', {}).items()))
              + (' Every run\'s config changed by `--cfg-options '
-                + ' '.join(f'{k}={v}' for k, v in meta['cfg_options'].items()) + '`.' if meta.get('cfg_options') else '')
+                + ' '.join(f'{k}={v}' for k, v in meta['cfg_options'].items()) + '`.'
+                if meta.get('cfg_options') else '')
              + (' Method sizes proportional to the backbone where the label gives them (`--sizes proportional`: '
                 'each width option scaled by the small backbone\'s width over the reference backbone\'s, '
                 'mmpetl/study/plan.py); a method named alone has its default sizes.'

@@ -24,7 +24,8 @@ DEFAULT_CONFIG = 'configs/transfer/mask-rcnn_swin-mini_fpn_toy-coco.py'
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--config', default=DEFAULT_CONFIG,
-                        help=f'a config with an mmpetl.PETLBackbone and a pretrained checkpoint (default {DEFAULT_CONFIG})')
+                        help='a config with an mmpetl.PETLBackbone and a pretrained checkpoint (default '
+                        f'{DEFAULT_CONFIG})')
     parser.add_argument('--methods', nargs='+',
                         help='methods, as the transfer study takes them (METHOD[:OPTION=VALUE,...]); default: every '
                         'method that attaches to the backbone')
