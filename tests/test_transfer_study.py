@@ -189,6 +189,13 @@ def test_short_study_on_every_task(tmp_path, capsys, monkeypatch):
     # resume: every run is already there, nothing trains again
     assert tool.main(argv + ['--resume']) == 0
     assert '12 runs (12 already done)' in capsys.readouterr().out
+    assert json.load(open(out / 'transfer_study.json'))['runs'] == result['runs']
+    # a resumed command that plans fewer rows keeps the others' runs
+    fewer = [a for a in argv if a not in ('Mona', 'Fixed@random')]
+    assert tool.main(fewer + ['--resume']) == 0
+    assert '4 runs (4 already done)' in capsys.readouterr().out
+    kept = json.load(open(out / 'transfer_study.json'))['runs']
+    assert sorted(r['key'] for r in kept) == sorted(r['key'] for r in result['runs'])
 
     # the proportional variant resumed from it: only Mona (the one method with a width) trains again, and the table
     # shows both of its sizes
@@ -200,14 +207,21 @@ def test_short_study_on_every_task(tmp_path, capsys, monkeypatch):
     assert set(cls_rows) == {'Full', 'Mona', 'Mona (bottleneck 12)', 'Fixed (random init)'}
     assert cls_rows['Mona (bottleneck 12)']['backbone_trainable'] < cls_rows['Mona']['backbone_trainable']
     markdown = (out / 'transfer_study.md').read_text()
-    assert '| swin-mini | Mona |' in markdown and '| swin-mini | Mona (bottleneck 12) |' in markdown
-    assert json.load(open(out / 'transfer_study.json'))['runs'] == result['runs']
-    # a resumed command that plans fewer rows keeps the others' runs
-    fewer = [a for a in argv if a not in ('Mona', 'Fixed@random')]
-    assert tool.main(fewer + ['--resume']) == 0
-    assert '4 runs (4 already done)' in capsys.readouterr().out
-    kept = json.load(open(out / 'transfer_study.json'))['runs']
-    assert sorted(r['key'] for r in kept) == sorted(r['key'] for r in result['runs'])
+    # the study's order: a method at its defaults, then its variant; the random rows last
+    assert markdown.index('| swin-mini | Full |') < markdown.index('| swin-mini | Mona |') < markdown.index(
+        '| swin-mini | Mona (bottleneck 12) |') < markdown.index('| swin-mini | Fixed (random init) |')
+
+
+def test_a_resume_keeps_what_it_does_not_plan():
+    """The runs a resumed command does not plan and the n/a rows it does not report itself stay; the rest is its
+    own."""
+    previous = [dict(key='cls/a', task='cls', backbone='vit-mini', label='Mona'),
+                dict(key='cls/b', task='cls', backbone='vit-mini', label='Mona'),
+                dict(task='coco', backbone='vit-mini', label='Mona', status='n/a'),
+                dict(task='coco', backbone='vit-mini', label='Mona (bottleneck 8)', status='n/a')]
+    skipped = [dict(task='coco', backbone='vit-mini', label='Mona (bottleneck 8)', status='n/a')]
+    kept = _tool().kept_records(previous, {'cls/b'}, skipped)
+    assert kept == [previous[0], previous[2]]
 
 
 def test_checks_compare_gaps_with_the_seed_spread():

@@ -4,7 +4,7 @@ parameters."""
 import statistics
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .plan import TASKS
+from .plan import DEFAULT_METHODS, TASKS
 
 
 def aggregate(records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -31,12 +31,25 @@ def aggregate(records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
                 row['metrics'][key] = dict(mean=statistics.mean(values), values=values,
                                            std=statistics.stdev(values) if len(values) > 1 else 0.0)
         rows.append(row)
+    rows.sort(key=_row_order)
     for row in rows:
         full = find(rows, row['task'], row['backbone'], 'Full')
         if row['status'] == 'ok' and full is not None and full['status'] == 'ok':
             row['peak_ratio'] = row['peak_bytes'] / full['peak_bytes']
             row['time_ratio'] = row['step_time'] / full['step_time']
     return rows
+
+
+def _row_order(row: Dict[str, Any]) -> Tuple:
+    """Tasks, backbones and methods in the study's order (``TASKS``, ``DEFAULT_METHODS``), the random rows after the
+    pretrained ones, a method at its defaults before its variants (``Mona``, ``Mona (bottleneck 12)``)."""
+    backbones = list(DEFAULT_METHODS)
+    methods = [spec.partition('@')[0] for spec in DEFAULT_METHODS.get(row['backbone'], ())]
+    return (list(TASKS).index(row['task']) if row['task'] in TASKS else len(TASKS),
+            backbones.index(row['backbone']) if row['backbone'] in backbones else len(backbones),
+            row['init'] != 'pretrained',
+            methods.index(row['method']) if row['method'] in methods else len(methods),
+            row['label'] != row['method'] and row['label'] != f'{row["method"]} (random init)', row['label'])
 
 
 def find(rows, task: str, backbone: str, method: str, init: str = 'pretrained',

@@ -234,8 +234,7 @@ def main(argv=None):
             task.make_data(osp.join(args.data_root, task.folder))
     done = {rec['key']: rec for rec in previous.get('runs', []) if rec['status'] == 'ok'}
     planned = {run.key for run in args.runs}
-    # runs of the study that this command does not plan (another --methods, --tasks, ...) are kept as they are
-    records = [rec for rec in previous.get('runs', []) if 'key' in rec and rec['key'] not in planned]
+    records = kept_records(previous.get('runs', []), planned, args.skipped)
     start = time.time()
     todo = [run for run in args.runs if run.key not in done]
     print(f'[study] {len(args.runs)} runs ({len(args.runs) - len(todo)} already done), '
@@ -288,6 +287,14 @@ def main(argv=None):
     if failed:
         print(f'[study] {len(failed)} run(s) failed (see above and the JSON): {", ".join(failed)}')
     return 1 if failed else 0
+
+
+def kept_records(previous, planned, skipped):
+    """The records of ``previous`` that a resumed command keeps as they are: the runs it does not plan (another
+    --methods, --tasks, --sizes), and the rows their tasks could not take (n/a) that it does not report itself."""
+    reported = {(rec['task'], rec['backbone'], rec['label']) for rec in skipped}
+    return [rec for rec in previous if (rec['key'] not in planned if 'key' in rec else
+                                        (rec['task'], rec['backbone'], rec['label']) not in reported)]
 
 
 def study_settings(args) -> dict:
