@@ -47,15 +47,18 @@ def parse_args(argv=None):
     return args
 
 
-def load_images(files, preprocessor):
-    import numpy as np
+def load_images(files, cfg):
+    """The images as the config's model takes them: read as its pipeline reads them (mmcv, BGR), then batched by
+    the model's own data preprocessor (channel order, normalisation, padding), built as the Runner builds it."""
+    import mmcv
     import torch
-    from PIL import Image
-    images = torch.stack([torch.from_numpy(np.array(Image.open(f).convert('RGB'))).permute(2, 0, 1).float()
-                          for f in files])
-    mean = torch.tensor(preprocessor.mean).view(1, 3, 1, 1)
-    std = torch.tensor(preprocessor.std).view(1, 3, 1, 1)
-    return (images - mean) / std
+    from mmengine.registry import MODELS, init_default_scope
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    model_cfg = cfg.model.copy()
+    model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))  # as the Runner does (mmpretrain)
+    preprocessor = MODELS.build(model_cfg).data_preprocessor
+    inputs = [torch.from_numpy(mmcv.imread(f)).permute(2, 0, 1).contiguous() for f in files]
+    return preprocessor(dict(inputs=inputs), training=False)['inputs']
 
 
 def perturbation(backbone_cfg, method_cfg, images, reference, seed: int):
@@ -89,8 +92,7 @@ def main(argv=None):
         return 2
     if not osp.isabs(init_cfg.checkpoint):
         init_cfg.checkpoint = osp.join(ROOT, init_cfg.checkpoint)
-    preprocessor = cfg.model.get('data_preprocessor') or cfg.get('data_preprocessor')
-    images = load_images(args.files, preprocessor)
+    images = load_images(args.files, cfg)
     try:
         rows = [Row.parse('', spec) for spec in args.methods or available_methods()]
     except PlanError as err:
